@@ -1,0 +1,37 @@
+"""Tortoise configuration (also read by aerich) and database start/stop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tortoise import Tortoise
+
+from settings import get_settings
+
+MODEL_MODULES = ["models.upload", "aerich.models"]
+
+
+def tortoise_config(db_url: str | None = None) -> dict[str, Any]:
+    """The Tortoise config dict for the given URL (default: from settings)."""
+    url = db_url or get_settings().db_url
+    return {
+        "connections": {"default": url},
+        "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+TORTOISE_ORM = tortoise_config()
+
+
+async def init_db(db_url: str | None = None) -> None:
+    """Open the database connections of this process."""
+    settings = get_settings()
+    settings.storage_dir.mkdir(parents=True, exist_ok=True)
+    await Tortoise.init(config=tortoise_config(db_url))
+
+
+async def close_db() -> None:
+    """Close the database connections of this process."""
+    await Tortoise.close_connections()

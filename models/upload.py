@@ -1,0 +1,156 @@
+"""Uploads, their documents, pages and progress events: the state pagemill keeps."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Status(StrEnum):
+    PENDING = "PENDING"
+    IN_PROGRESS = "IN_PROGRESS"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+
+
+class ErrorCode(StrEnum):
+    UNSUPPORTED_FORMAT = "UNSUPPORTED_FORMAT"
+    CORRUPT_FILE = "CORRUPT_FILE"
+    ENCRYPTED_PDF = "ENCRYPTED_PDF"
+    ENCRYPTED_DOCUMENT = "ENCRYPTED_DOCUMENT"
+    TOO_LARGE = "TOO_LARGE"
+    UNSAFE_ARCHIVE = "UNSAFE_ARCHIVE"
+    TIMEOUT = "TIMEOUT"
+    RESOURCE_LIMIT = "RESOURCE_LIMIT"
+    WORKER_CRASHED = "WORKER_CRASHED"
+    CANCELLED = "CANCELLED"
+    INTERNAL = "INTERNAL"
+
+
+class EventKind(StrEnum):
+    SNAPSHOT = "SNAPSHOT"
+    DOCUMENT_STARTED = "DOCUMENT_STARTED"
+    PAGE_DONE = "PAGE_DONE"
+    DOCUMENT_DONE = "DOCUMENT_DONE"
+    DOCUMENT_FAILED = "DOCUMENT_FAILED"
+    UPLOAD_DONE = "UPLOAD_DONE"
+
+
+class Upload(Model):
+    id = fields.UUIDField(primary_key=True)
+    status = fields.CharEnumField(Status, max_length=16, default=Status.PENDING, db_index=True)
+    created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    finished_at = fields.DatetimeField(null=True)
+    idempotency_key = fields.CharField(max_length=255, null=True, unique=True)
+    document_count = fields.IntField(default=0)
+    # Last progress-event sequence number handed out for this upload.
+    sequence = fields.IntField(default=0)
+    archive_path = fields.CharField(max_length=512, null=True)
+
+    documents: fields.ReverseRelation[Document]
+    events: fields.ReverseRelation[Event]
+
+    class Meta:
+        table = "upload"
+
+
+class Document(Model):
+    id = fields.UUIDField(primary_key=True)
+    upload: fields.ForeignKeyRelation[Upload] = fields.ForeignKeyField(
+        "models.Upload", related_name="documents", on_delete=fields.CASCADE
+    )
+    index = fields.IntField()
+    filename = fields.TextField()
+    status = fields.CharEnumField(Status, max_length=16, default=Status.PENDING, db_index=True)
+    content_type = fields.CharField(max_length=128, null=True)  # detected from the bytes
+    size_bytes = fields.BigIntField(default=0)
+    sha256 = fields.CharField(max_length=64, db_index=True)
+    original_path = fields.CharField(max_length=512)
+    page_count = fields.IntField(null=True)
+    error_code = fields.CharEnumField(ErrorCode, max_length=32, null=True)
+    error_message = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    lease_owner = fields.CharField(max_length=128, null=True)
+    lease_expires = fields.DatetimeField(null=True, db_index=True)
+    deduplicated_from = fields.UUIDField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    upload_id: object
+    pages: fields.ReverseRelation[Page]
+
+    class Meta:
+        table = "document"
+        unique_together = (("upload", "index"),)
+
+
+class Page(Model):
+    id = fields.UUIDField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "models.Document", related_name="pages", on_delete=fields.CASCADE
+    )
+    number = fields.IntField()
+    width = fields.IntField()
+    height = fields.IntField()
+    path = fields.CharField(max_length=512)
+    size_bytes = fields.BigIntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    document_id: object
+
+    class Meta:
+        table = "page"
+        unique_together = (("document", "number"),)
+
+
+class Event(Model):
+    """A committed progress event; kept so a subscriber that reconnects misses nothing."""
+
+    id = fields.BigIntField(primary_key=True)
+    upload: fields.ForeignKeyRelation[Upload] = fields.ForeignKeyField(
+        "models.Upload", related_name="events", on_delete=fields.CASCADE
+    )
+    sequence = fields.IntField()
+    kind = fields.CharEnumField(EventKind, max_length=32)
+    payload = fields.JSONField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    upload_id: object
+
+    class Meta:
+        table = "event"
+        unique_together = (("upload", "sequence"),)
+
+
+class WorkerState(Model):
+    """Heartbeat row of one worker process, for the operators' live worker list."""
+
+    id = fields.CharField(max_length=128, primary_key=True)
+    host = fields.CharField(max_length=255)
+    pid = fields.IntField()
+    started_at = fields.DatetimeField()
+    heartbeat_at = fields.DatetimeField(db_index=True)
+    current_document = fields.UUIDField(null=True)
+    conversions_done = fields.IntField(default=0)
+    rss_bytes = fields.BigIntField(default=0)
+
+    class Meta:
+        table = "worker"
+
+
+class Control(Model):
+    """Cluster-wide switches, one row per name (e.g. processing paused)."""
+
+    name = fields.CharField(max_length=64, primary_key=True)
+    value = fields.CharField(max_length=255)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "control"

@@ -1,0 +1,82 @@
+"""The one settings class: every knob of pagemill, read from PAGEMILL_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MiB = 1024 * 1024
+
+
+class Settings(BaseSettings):
+    """pagemill's settings; see the README for what each one does."""
+
+    model_config = SettingsConfigDict(env_prefix="PAGEMILL_", extra="ignore")
+
+    # Serving
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = ""  # base of absolute URLs; empty: taken from each request
+    storage_dir: Path = Path("scratch")
+    database_url: str = ""  # empty: SQLite under storage_dir
+    redis_url: str = ""  # empty: embedded default (in-memory broker, in-process events)
+    redis_prefix: str = "pagemill"  # namespaces every Redis key and channel
+    graphiql: bool = True
+    introspection: bool = True
+    allowed_origins: list[str] = Field(default_factory=list)  # extra WebSocket origins
+    api_tokens: list[str] = Field(default_factory=list)  # empty: no authentication
+    admin_tokens: list[str] = Field(default_factory=list)
+    log_level: str = "INFO"
+
+    # Conversion
+    max_side: int = 3500  # pages fit within max_side x max_side
+    max_density: int = 300  # dpi cap for PDF pages
+    png_compression_level: int = 1
+    png_filter: int = 5  # 5 = adaptive row filters
+    thread_limit: int = 1  # ImageMagick threads per conversion process
+    document_timeout: float = 300.0  # seconds per document, child killed on expiry
+    memory_limit_mb: int = 512  # hard address-space cap of a conversion child
+    magick_memory_mb: int = 256  # ImageMagick pixel cache in RAM before spilling
+    magick_disk_mb: int = 1024
+    max_attempts: int = 2  # conversions killed by limits or crashes are retried this often
+    embedded_concurrency: int = 2  # conversions at once in the embedded default
+
+    # Limits on input
+    max_file_bytes: int = 200 * MiB
+    max_request_bytes: int = 1024 * MiB
+    max_files: int = 1000
+    max_pixels: int = 200_000_000  # width*height of an input image (decompression bombs)
+    max_image_side: int = 50_000
+    max_pages: int = 2000
+    max_page_points: float = 14_400.0  # 200 inches, PDF's own maximum user-space size
+    max_zip_entries: int = 1000
+    max_zip_bytes: int = 2048 * MiB  # total uncompressed size of one zip
+    max_zip_ratio: float = 200.0  # uncompressed/compressed per entry
+
+    # Dedupe, idempotency, leases
+    dedupe_window: float = 300.0
+    idempotency_ttl: float = 24 * 3600.0
+    lease_seconds: float = 30.0
+    sweep_interval: float = 10.0
+    subscription_max_seconds: float = 3600.0
+
+    @property
+    def db_url(self) -> str:
+        """The Tortoise database URL, SQLite under the storage directory by default."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite://{(self.storage_dir / 'pagemill.sqlite3').resolve()}"
+
+    @property
+    def distributed(self) -> bool:
+        """True when Redis carries tasks and events between processes."""
+        return bool(self.redis_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()
