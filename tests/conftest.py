@@ -1,0 +1,79 @@
+"""Test-wide setup: each run gets its own PostgreSQL database, Redis prefix and storage dir."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+RUN_ID = f"{os.getpid()}_{secrets.token_hex(4)}"
+PG_ADMIN_URL = os.environ.get("PAGEMILL_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("PAGEMILL_TEST_REDIS", "redis://127.0.0.1:6379/0")
+STORAGE = Path(tempfile.mkdtemp(prefix=f"pagemill-test-{RUN_ID}-"))
+
+# Settings are read once per process: point this process at the run's own places first.
+os.environ["PAGEMILL_STORAGE_DIR"] = str(STORAGE)
+os.environ["PAGEMILL_REDIS_PREFIX"] = f"pagemill-test-{RUN_ID}"
+os.environ.pop("PAGEMILL_REDIS_URL", None)
+os.environ.pop("PAGEMILL_DATABASE_URL", None)
+
+
+def _pg_base() -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0]
+
+
+@pytest.fixture(scope="session")
+def storage_dir() -> Iterator[Path]:
+    """The run's storage root (removed at the end of the run)."""
+    yield STORAGE
+    shutil.rmtree(STORAGE, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database for this run, dropped afterwards."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"pagemill_test_{RUN_ID}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    yield f"{_pg_base()}/{name}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def db(pg_url: str) -> AsyncIterator[str]:
+    """Tortoise initialised on the run's PostgreSQL database with the schema created."""
+    from tortoise import Tortoise
+
+    from models.db import close_db, init_db
+
+    await init_db(pg_url)
+    await Tortoise.generate_schemas()
+    yield pg_url
+    await close_db()
+
+
+@pytest.fixture(scope="session")
+async def redis_url() -> AsyncIterator[str]:
+    """The Redis URL for this run; every key under the run's prefix is deleted afterwards."""
+    import redis.asyncio as aioredis
+
+    yield REDIS_TEST_URL
+    client = aioredis.from_url(REDIS_TEST_URL)
+    prefix = os.environ["PAGEMILL_REDIS_PREFIX"]
+    async for key in client.scan_iter(match=f"{prefix}*"):
+        await client.delete(key)
+    await client.aclose()
