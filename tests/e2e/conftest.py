@@ -1,0 +1,102 @@
+"""Fixtures that start real pagemill processes against the real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, RUN_ID
+from tests.e2e.harness import Cluster, cluster_env
+
+
+def _base_env(storage: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
+    env.update(
+        PAGEMILL_STORAGE_DIR=str(storage),
+        PAGEMILL_LOG_LEVEL="INFO",
+        PAGEMILL_LEASE_SECONDS="5",
+        PAGEMILL_SWEEP_INTERVAL="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+async def e2e_pg_url() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own for the distributed cluster, dropped afterwards."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"pagemill_e2e_{RUN_ID}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(scope="session")
+def distributed(
+    e2e_pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """API + two `pagemill worker` processes in Redis/PostgreSQL mode, migrated with
+    `pagemill migrate`."""
+    root = tmp_path_factory.mktemp("distributed")
+    env = _base_env(
+        root / "storage",
+        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
+        PAGEMILL_DATABASE_URL=e2e_pg_url,
+        PAGEMILL_REDIS_PREFIX=f"{os.environ['PAGEMILL_REDIS_PREFIX']}-e2e-{secrets.token_hex(3)}",
+    )
+    with cluster_env(env, root) as cluster:
+        cluster.run("migrate")
+        cluster.start_api()
+        cluster.start_worker()
+        cluster.start_worker()
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`pagemill serve` on the embedded default: SQLite under the storage dir, no Redis."""
+    root = tmp_path_factory.mktemp("embedded")
+    with cluster_env(_base_env(root / "storage"), root) as cluster:
+        cluster.start_api()
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small real inputs: a 3-page mixed-size PDF, an RGBA PNG and a large JPEG."""
+    root = tmp_path_factory.mktemp("samples")
+    pages = []
+    for size, colour in (((612, 792), "white"), ((842, 595), "lightblue"), ((300, 300), "pink")):
+        page = Image.new("RGB", size, colour)
+        ImageDraw.Draw(page).rectangle((20, 20, size[0] - 20, size[1] // 2), outline="black")
+        pages.append(page)
+    pdf = root / "mixed.pdf"
+    pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=72.0)
+    png = root / "alpha.png"
+    Image.new("RGBA", (800, 600), (255, 0, 0, 128)).save(png)
+    jpeg = root / "big.jpg"
+    Image.new("RGB", (5000, 3000), (10, 120, 40)).save(jpeg, quality=80)
+    return {"pdf": pdf, "png": png, "jpeg": jpeg}
+
+
+def many_page_pdf(path: Path, pages: int, size: tuple[int, int] = (612, 792)) -> Path:
+    """A PDF of `pages` Letter pages with some drawing on each, written with Pillow."""
+    images = []
+    for n in range(pages):
+        page = Image.new("RGB", size, "white")
+        draw = ImageDraw.Draw(page)
+        for i in range(0, size[1], 12):
+            draw.line((0, i, size[0], (i * 7 + n) % size[1]), fill=(i % 255, n * 9 % 255, 90))
+        images.append(page)
+    images[0].save(path, save_all=True, append_images=images[1:], resolution=72.0)
+    return path

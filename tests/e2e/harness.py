@@ -1,0 +1,138 @@
+"""Real pagemill processes for end-to-end tests: the API (uvicorn) and taskiq workers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+BIN = Path(sys.executable).parent
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    """A set of pagemill processes sharing one environment (database, Redis prefix, storage)."""
+
+    env: dict[str, str]
+    logs: Path
+    port: int = 0
+    api: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/graphql"
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        return subprocess.Popen(
+            [str(BIN / "pagemill"), *args],
+            cwd=PROJECT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run a one-off pagemill command (e.g. migrate) in this environment."""
+        return subprocess.run(
+            [str(BIN / "pagemill"), *args],
+            cwd=PROJECT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=True,
+        )
+
+    def start_api(self, timeout: float = 60) -> None:
+        """Start `pagemill serve` and wait until /healthz answers."""
+        self.port = free_port()
+        self.api = self._spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
+        wait_until(lambda: _healthy(self.url), timeout, "API /healthz", self)
+
+    def start_worker(self, processes: int = 1) -> subprocess.Popen[bytes]:
+        """Start one `pagemill worker` and return its process."""
+        proc = self._spawn(f"worker{len(self.workers)}", ["worker", "--processes", str(processes)])
+        self.workers.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        """Stop every process of the cluster (SIGTERM, then SIGKILL)."""
+        procs = [p for p in [self.api, *self.workers] if p is not None]
+        for proc in procs:
+            _signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait()
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of every process log, for failure messages."""
+        out = []
+        for log in sorted(self.logs.glob("*.log")):
+            text = log.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {log.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(check: object, timeout: float, what: str, cluster: Cluster | None = None) -> None:
+    """Poll `check()` until it is truthy; fail with the process logs after `timeout` seconds."""
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    detail = cluster.log_tail() if cluster else ""
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{detail}")
+
+
+@contextlib.contextmanager
+def cluster_env(base: dict[str, str], logs: Path) -> Iterator[Cluster]:
+    """A Cluster that is always stopped at the end."""
+    cluster = Cluster(env=base, logs=logs)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
