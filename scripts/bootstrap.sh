@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what pagemill needs on a fresh Debian machine (as root), skipping what is present:
+# ImageMagick, Ghostscript, Wand's library, poppler and qpdf from Debian, uv from PyPI,
+# then the project's virtual environment with `uv sync`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+apt_ensure imagemagick ghostscript libmagickwand-dev poppler-utils qpdf
+
+if ! command -v uv >/dev/null 2>&1; then
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_ensure python3-pip
+    fi
+    # Debian marks its Python as externally managed; uv is a standalone tool, so allow it.
+    python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+    export PATH="$HOME/.local/bin:$PATH"
+fi
+
+uv sync --quiet
