@@ -1,0 +1,108 @@
+"""The progress event log: numbered events per upload, and the snapshot a subscriber starts from."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from tortoise.expressions import F
+from tortoise.functions import Count
+
+from models.upload import Document, Event, EventKind, Page, Upload
+
+EVENT_FIELDS = (
+    "document_id",
+    "document_status",
+    "pages_done",
+    "page_count",
+    "page",
+    "error_code",
+)
+
+
+async def append_event(upload_id: UUID, kind: EventKind, **fields: Any) -> dict[str, Any]:
+    """Store the next event of an upload; call inside the transaction that made the change."""
+    unknown = set(fields) - set(EVENT_FIELDS) - {"upload_status"}
+    if unknown:
+        raise TypeError(f"unknown event fields: {sorted(unknown)}")
+    # The UPDATE takes the row lock until commit, so concurrent writers are serialised and the
+    # re-read sees this transaction's own number (PostgreSQL and SQLite alike).
+    await Upload.filter(id=upload_id).update(sequence=F("sequence") + 1)
+    upload = await Upload.get(id=upload_id).only("id", "sequence", "status")
+    payload: dict[str, Any] = {
+        "sequence": upload.sequence,
+        "kind": kind.value,
+        "upload_id": str(upload_id),
+        "upload_status": upload.status.value,
+        **dict.fromkeys(EVENT_FIELDS),
+    }
+    payload.update(fields)
+    await Event.create(upload_id=upload_id, sequence=upload.sequence, kind=kind, payload=payload)
+    return payload
+
+
+async def document_progress(document_id: UUID) -> int:
+    """How many pages of a document are recorded."""
+    return await Page.filter(document_id=document_id).count()
+
+
+async def snapshot(upload_id: UUID) -> dict[str, Any] | None:
+    """The SNAPSHOT payload built from committed rows, or None for an unknown upload."""
+    # Sequence first: state read afterwards is at least as new, so a subscriber that drops
+    # events up to this number can only see state that is current or newer.
+    upload = await Upload.get_or_none(id=upload_id)
+    if upload is None:
+        return None
+    documents = (
+        await Document.filter(upload_id=upload_id)
+        .order_by("index")
+        .values("id", "status", "page_count", "error_code")
+    )
+    counts = dict(
+        await Page.filter(document__upload_id=upload_id)
+        .group_by("document_id")
+        .annotate(n=Count("id"))
+        .values_list("document_id", "n")
+    )
+    per_document = [
+        {
+            "document_id": str(d["id"]),
+            "document_status": _value(d["status"]),
+            "pages_done": counts.get(d["id"], 0),
+            "page_count": d["page_count"],
+            "error_code": _value(d["error_code"]),
+        }
+        for d in documents
+    ]
+    return {
+        "sequence": upload.sequence,
+        "kind": EventKind.SNAPSHOT.value,
+        "upload_id": str(upload_id),
+        "upload_status": upload.status.value,
+        "document_id": None,
+        "document_status": None,
+        "pages_done": sum(d["pages_done"] for d in per_document),
+        "page_count": sum(d["page_count"] or 0 for d in per_document),
+        "page": None,
+        "error_code": None,
+        "documents": per_document,
+    }
+
+
+async def upload_totals(upload_id: UUID) -> tuple[int, int]:
+    """(pages recorded, pages expected) summed over an upload's documents."""
+    done = await Page.filter(document__upload_id=upload_id).count()
+    counts = await Document.filter(upload_id=upload_id).values("page_count")
+    return done, sum(int(row["page_count"] or 0) for row in counts)
+
+
+async def events_after(upload_id: UUID, after: int) -> list[dict[str, Any]]:
+    """Stored events of an upload with a sequence above `after`, in order."""
+    rows = await Event.filter(upload_id=upload_id, sequence__gt=after).order_by("sequence")
+    return [dict(row.payload) for row in rows]
+
+
+def _value(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))
