@@ -14,9 +14,11 @@ from typing import Annotated, Any, ParamSpec
 
 import httpx
 import typer
+import websockets
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from websockets.exceptions import WebSocketException
 
 from settings import get_settings
 
@@ -42,7 +44,7 @@ UPLOAD_STATUS = """query($id: ID!) { upload(id: $id) {
     pages { number width height url } } } }"""
 UPLOAD_EVENTS = """subscription($id: ID!) { uploadEvents(id: $id) {
   sequence kind uploadStatus documentId documentStatus pagesDone pageCount errorCode } }"""
-PROCESSING = "paused inFlight"
+PROCESSING = "paused pendingDocuments inProgressDocuments activeWorkers"
 WORKERS = "query { workers { id host pid heartbeatAt currentDocument conversionsDone rssBytes } }"
 
 
@@ -57,7 +59,7 @@ def client_command(func: Callable[P, None]) -> Callable[P, None]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             func(*args, **kwargs)
-        except (ClientError, httpx.HTTPError, OSError) as exc:
+        except (ClientError, httpx.HTTPError, WebSocketException, OSError) as exc:
             console.print(f"[red]error:[/] {exc}")
             raise typer.Exit(1) from exc
 
@@ -112,14 +114,13 @@ def _ws_url(url: str) -> str:
 
 async def watch_events(url: str, upload_id: str, token: str | None, on_event: Any) -> None:
     """Follow uploadEvents over graphql-transport-ws until the server completes the stream."""
-    import websockets
-
-    init: dict[str, Any] = {"type": "connection_init", "payload": {}}
-    if token:
-        init["payload"] = {"Authorization": f"Bearer {token}"}
+    # The token goes in the handshake's headers, where the API's guard reads it.
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    init = {"type": "connection_init", "payload": {}}
     async with websockets.connect(
         _ws_url(url),
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        additional_headers=headers,
     ) as ws:
         await ws.send(json.dumps(init))
         if json.loads(await ws.recv()).get("type") != "connection_ack":
@@ -326,8 +327,8 @@ def drain(
 ) -> None:
     """Pause, then wait until no document is in flight."""
     # pauseProcessing is idempotent and returns the current state, so it doubles as the poll.
-    while (state := _processing(url, "pauseProcessing", token))["inFlight"]:
-        console.print(f"paused, {state['inFlight']} in flight")
+    while (state := _processing(url, "pauseProcessing", token))["inProgressDocuments"]:
+        console.print(f"paused, {state['inProgressDocuments']} in progress")
         time.sleep(interval)
     console.print("drained: paused with nothing in flight")
 
