@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     idempotency_ttl: float = 24 * 3600.0
     lease_seconds: float = 30.0
     sweep_interval: float = 10.0
+    drain_seconds: float = 30.0  # on SIGTERM, running conversions get this long to finish
+    recycle_after: int = 200  # a worker process is replaced after this many conversions
     subscription_max_seconds: float = 3600.0
 
     @property

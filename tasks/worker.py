@@ -1,0 +1,167 @@
+"""What `pagemill worker` runs: taskiq worker processes plus heartbeats, sweeper and drain."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+
+from taskiq import TaskiqState
+from taskiq.cli.worker.args import WorkerArgs
+from taskiq.cli.worker.run import run_worker
+
+from settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+# Broker shutdown (cancelling leftovers, handing documents back) gets this long.
+SHUTDOWN_SECONDS = 15.0
+
+
+@dataclass
+class Runtime:
+    """Background loops of one process that runs conversions."""
+
+    worker_id: str
+    started_at: datetime
+    loops: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+def main(processes: int = 1) -> int | None:
+    """Start `processes` taskiq worker processes on the Redis broker and supervise them."""
+    settings = get_settings()
+    if not settings.redis_url:
+        raise SystemExit("pagemill worker needs PAGEMILL_REDIS_URL (the embedded API converts)")
+    args = WorkerArgs(
+        broker="tasks.broker:broker",
+        modules=["tasks.convert"],
+        workers=processes,
+        log_level=settings.log_level.upper(),  # type: ignore[arg-type]
+        # One conversion at a time per process and nothing prefetched: scale with processes.
+        max_async_tasks=1,
+        max_prefetch=0,
+        # taskiq's process manager starts a fresh process when one exits after its quota.
+        max_tasks_per_child=settings.recycle_after,
+        wait_tasks_timeout=settings.drain_seconds,
+        shutdown_timeout=SHUTDOWN_SECONDS,
+    )
+    return run_worker(args)
+
+
+async def start_runtime(state: TaskiqState, *, embedded: bool) -> None:
+    """Worker startup: database and bus (worker processes), heartbeat and sweeper loops."""
+    from tasks.control import new_worker_id
+
+    settings = get_settings()
+    if not embedded:
+        await _open_db()
+        _arm_hard_stop(settings)
+    runtime = Runtime(worker_id=new_worker_id(), started_at=datetime.now(UTC))
+    runtime.loops = [
+        asyncio.create_task(_every(settings.lease_seconds / 3, lambda: _beat(runtime))),
+        asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
+    ]
+    state.runtime = runtime
+    logger.info("worker %s started (embedded=%s)", runtime.worker_id, embedded)
+
+
+async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
+    """Worker shutdown: stop loops, stop leftover conversions, forget this worker."""
+    from models.db import close_db
+    from tasks.control import remove_worker
+    from tasks.convert import Activity
+    from tasks.events import close_bus
+
+    runtime: Runtime | None = getattr(state, "runtime", None)
+    if runtime is None:
+        return
+    for loop_task in runtime.loops:
+        loop_task.cancel()
+    leftovers = list(Activity.running.values())
+    for task in leftovers:
+        # Cancelling kills the conversion child and hands the document back (convert.py).
+        task.cancel()
+    if leftovers:
+        logger.warning("stopping %d unfinished conversions", len(leftovers))
+        await asyncio.wait(leftovers, timeout=SHUTDOWN_SECONDS / 2)
+    with contextlib.suppress(Exception):
+        await remove_worker(runtime.worker_id)
+    state.runtime = None
+    if not embedded:
+        await close_bus(get_settings())
+        await close_db()
+
+
+async def _open_db() -> None:
+    from tortoise.context import get_current_context, set_global_context
+
+    from models.db import init_db
+
+    await init_db()
+    context = get_current_context()
+    # taskiq runs shutdown in a new task that does not inherit the startup context: make this
+    # process's only database context the global fallback.
+    if context is not None:
+        with contextlib.suppress(Exception):
+            set_global_context(context)
+
+
+def _arm_hard_stop(settings: Settings) -> None:
+    # taskiq drains on SIGTERM/SIGINT, but stopping the stream reader was seen to hang: after
+    # the drain and shutdown budgets, leave regardless.
+    budget = settings.drain_seconds + SHUTDOWN_SECONDS + 5.0
+    armed = threading.Event()
+
+    def hard_stop() -> None:
+        logger.error("worker did not stop within %.0fs; exiting hard", budget)
+        os._exit(1)
+
+    def chain(previous: Any) -> Callable[[int, FrameType | None], None]:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            if not armed.is_set():
+                armed.set()
+                timer = threading.Timer(budget, hard_stop)
+                timer.daemon = True
+                timer.start()
+            if callable(previous):
+                previous(signum, frame)
+
+        return handler
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, chain(signal.getsignal(sig)))
+
+
+async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
+    # Jittered so many processes do not hit the database in lockstep.
+    while True:
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("background step failed")
+        await asyncio.sleep(seconds * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+async def _beat(runtime: Runtime) -> None:
+    from tasks.control import heartbeat
+    from tasks.convert import Activity
+
+    current = next(iter(Activity.running), None)
+    await heartbeat(runtime.worker_id, runtime.started_at, current, Activity.conversions_done)
+
+
+async def _sweep(settings: Settings) -> None:
+    from tasks.sweeper import sweep
+
+    await sweep(settings)
