@@ -77,7 +77,7 @@ async def start_document(
             status=Status.IN_PROGRESS
         )
         event = await append_event(
-            _upload_id(doc),
+            upload_id_of(doc),
             EventKind.DOCUMENT_STARTED,
             document_id=str(doc.id),
             document_status=Status.IN_PROGRESS.value,
@@ -91,7 +91,8 @@ def _crash_message(doc: Document) -> str:
     return f"conversion did not finish after {doc.attempts - 1} attempts (worker lost)"
 
 
-def _upload_id(doc: Document) -> UUID:
+def upload_id_of(doc: Document) -> UUID:
+    """The id of a document's upload (the raw foreign key column)."""
     value = doc.upload_id
     return value if isinstance(value, UUID) else UUID(str(value))
 
@@ -142,7 +143,7 @@ async def record_page(
         )
         doc = await Document.get(id=document_id).only("id", "upload_id", "page_count")
         event = await append_event(
-            _upload_id(doc),
+            upload_id_of(doc),
             EventKind.PAGE_DONE,
             document_id=str(document_id),
             document_status=Status.IN_PROGRESS.value,
@@ -200,7 +201,7 @@ async def _complete(doc: Document, page_count: int | None) -> Events:
         finished_at=now(),
     )
     event = await append_event(
-        _upload_id(doc),
+        upload_id_of(doc),
         EventKind.DOCUMENT_DONE,
         document_id=str(doc.id),
         document_status=Status.COMPLETED.value,
@@ -221,7 +222,7 @@ async def _fail(doc: Document, code: ErrorCode, message: str) -> Events:
         finished_at=now(),
     )
     event = await append_event(
-        _upload_id(doc),
+        upload_id_of(doc),
         EventKind.DOCUMENT_FAILED,
         document_id=str(doc.id),
         document_status=Status.FAILED.value,
