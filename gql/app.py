@@ -1,0 +1,62 @@
+"""The ASGI application: FastAPI with the GraphQL router, downloads, health and metrics."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import FastAPI
+from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from tortoise.contrib.fastapi import RegisterTortoise
+
+from gql.context import make_context_getter
+from gql.files import build_router
+from gql.schema import build_schema
+from gql.security import RequestGuard
+from models.db import tortoise_config
+from models.storage import LocalStorage
+from settings import Settings, get_settings
+from tasks.broker import broker
+from tasks.events import close_bus
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> FastAPI:
+    """The pagemill API; `manage_db=False` when the caller already initialised Tortoise."""
+    settings = settings or get_settings()
+    storage = LocalStorage(settings.storage_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            storage.root.mkdir(parents=True, exist_ok=True)
+            if manage_db:
+                # Global fallback: uvicorn serves requests in tasks other than the lifespan's.
+                await stack.enter_async_context(
+                    RegisterTortoise(app, config=tortoise_config(settings.db_url))
+                )
+            if not broker.is_worker_process:
+                await broker.startup()
+                stack.push_async_callback(broker.shutdown)
+            stack.push_async_callback(close_bus, settings)
+            logger.info("pagemill API ready, storage at %s", storage.root)
+            yield
+
+    app = FastAPI(title="pagemill", lifespan=lifespan)
+    graphql = GraphQLRouter(
+        build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        context_getter=make_context_getter(settings, storage),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        multipart_uploads_enabled=True,
+        allowed_origins=settings.allowed_origins,
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.include_router(build_router(settings, storage))
+    app.add_middleware(RequestGuard, settings=settings)
+    app.state.settings = settings
+    app.state.storage = storage
+    return app

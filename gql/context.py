@@ -1,0 +1,69 @@
+"""The per-request GraphQL context: settings, storage, loaders, base URL, request id."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from starlette.requests import HTTPConnection
+from strawberry.fastapi import BaseContext
+
+from gql.loaders import Loaders
+from gql.security import bearer_token, token_roles
+from models.storage import LocalStorage
+from settings import Settings
+
+
+@dataclass
+class Context(BaseContext):
+    """What every resolver can rely on."""
+
+    settings: Settings = field(default_factory=Settings)
+    storage: LocalStorage | None = None
+    base_url: str = ""
+    request_id: str = ""
+    is_admin: bool = False
+    loaders: Loaders = field(default_factory=Loaders)
+
+    def __post_init__(self) -> None:
+        super().__init__()
+
+    def file_url(self, path: str) -> str:
+        """Absolute download URL of a storage-relative path."""
+        return f"{self.base_url}/files/{path}"
+
+    def get_storage(self) -> LocalStorage:
+        """The storage (always set by the context getter)."""
+        if self.storage is None:
+            self.storage = LocalStorage(self.settings.storage_dir)
+        return self.storage
+
+
+def base_url_of(connection: HTTPConnection, settings: Settings) -> str:
+    """settings.public_url if set, else the base URL the client used (http(s) for ws)."""
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    url = str(connection.base_url).rstrip("/")
+    if url.startswith("ws"):
+        url = "http" + url[2:]
+    return url
+
+
+def make_context_getter(
+    settings: Settings, storage: LocalStorage
+) -> Callable[[HTTPConnection], Awaitable[Context]]:
+    """A FastAPI dependency building the Context of each request or WebSocket."""
+
+    async def get_context(connection: HTTPConnection) -> Context:
+        request_id = connection.headers.get("x-request-id") or secrets.token_hex(8)
+        roles = token_roles(bearer_token(connection.headers.get("authorization")), settings)
+        return Context(
+            settings=settings,
+            storage=storage,
+            base_url=base_url_of(connection, settings),
+            request_id=request_id[:64],
+            is_admin="admin" in roles or not settings.admin_tokens,
+        )
+
+    return get_context

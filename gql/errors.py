@@ -1,0 +1,86 @@
+"""Typed GraphQL errors: every error a client should act on carries `extensions.code`."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+logger = logging.getLogger(__name__)
+
+BAD_USER_INPUT = "BAD_USER_INPUT"
+NOT_FOUND = "NOT_FOUND"
+PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+CSRF_BLOCKED = "CSRF_BLOCKED"
+UNAUTHENTICATED = "UNAUTHENTICATED"
+FORBIDDEN = "FORBIDDEN"
+INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+
+
+class ApiError(Exception):
+    """An error meant for the client; graphql-core copies `extensions` into the response."""
+
+    code = INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, code: str | None = None, **extra: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.extensions: dict[str, Any] = {"code": self.code, **extra}
+
+
+class BadUserInput(ApiError):
+    code = BAD_USER_INPUT
+
+
+class NotFound(ApiError):
+    code = NOT_FOUND
+
+
+class PayloadTooLarge(ApiError):
+    code = PAYLOAD_TOO_LARGE
+
+
+class Forbidden(ApiError):
+    code = FORBIDDEN
+
+
+def error_body(message: str, code: str) -> dict[str, Any]:
+    """A GraphQL response body carrying one typed error (for refusals outside execution)."""
+    return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def is_expected(error: GraphQLError) -> bool:
+    """True for errors clients may see as they are: typed, syntax or validation errors."""
+    original = error.original_error
+    if original is None:
+        return True  # parse and validation errors (including the abuse limits)
+    return isinstance(original, ApiError | GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """Masks only unexpected exceptions (PITFALLS: MaskErrors masks validation errors too)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=lambda e: not is_expected(e), error_message="")
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", None)
+        logger.error(
+            "unexpected error in %s (request %s): %s",
+            error.path,
+            request_id,
+            error.message,
+            exc_info=error.original_error,
+        )
+        return GraphQLError(
+            message=f"Internal server error (request {request_id})",
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions={"code": INTERNAL_SERVER_ERROR, "requestId": request_id},
+        )

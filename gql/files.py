@@ -1,0 +1,114 @@
+"""Plain HTTP: file downloads, health, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from tortoise import Tortoise
+
+from models.storage import LocalStorage
+from models.upload import Document, Status
+from settings import Settings
+
+logger = logging.getLogger(__name__)
+
+MEDIA_TYPES = {
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".zip": "application/zip",
+    ".json": "application/json",
+}
+UPLOADS_CREATED = Counter("pagemill_uploads_created", "Uploads accepted by createUpload")
+DOCUMENTS_CREATED = Counter("pagemill_documents_created", "Documents accepted by createUpload")
+DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
+READY_TIMEOUT = 3.0
+
+
+def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
+    """Routes for downloads (/files/...), /healthz, /readyz and /metrics."""
+    router = APIRouter()
+
+    @router.get("/files/{path:path}", include_in_schema=False)
+    async def download(path: str) -> Response:
+        # resolve() refuses "..", absolute paths and symlinks that leave the storage root.
+        target = storage.resolve(path)
+        if target is None:
+            return JSONResponse({"detail": "Not Found"}, status_code=404)
+        media_type = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
+        headers = {"X-Content-Type-Options": "nosniff"}
+        if media_type in ("application/octet-stream", "application/zip"):
+            headers["Content-Disposition"] = f'attachment; filename="{target.name}"'
+        return FileResponse(target, media_type=media_type, headers=headers)
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        checks = await readiness(settings, storage)
+        ok = all(value == "ok" for value in checks.values())
+        return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        await _refresh_gauges()
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+async def readiness(settings: Settings, storage: LocalStorage) -> dict[str, str]:
+    """Each dependency's state: "ok" or what went wrong."""
+    checks: dict[str, str] = {}
+    checks["database"] = await _check(_check_db())
+    if settings.redis_url:
+        checks["redis"] = await _check(_check_redis(settings.redis_url))
+    checks["storage"] = await _check(asyncio.to_thread(_check_storage, storage))
+    return checks
+
+
+async def _check(probe: Any) -> str:
+    try:
+        await asyncio.wait_for(probe, READY_TIMEOUT)
+    except Exception as exc:  # noqa: BLE001 - any failure means not ready
+        logger.warning("readiness check failed: %r", exc)
+        return f"error: {type(exc).__name__}"
+    return "ok"
+
+
+async def _check_db() -> None:
+    await Tortoise.get_connection("default").execute_query("SELECT 1")
+
+
+async def _check_redis(url: str) -> None:
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+    finally:
+        await client.aclose()
+
+
+def _check_storage(storage: LocalStorage) -> None:
+    storage.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=storage.root, prefix=".ready-") as probe:
+        probe.write(b"ok")
+        probe.flush()
+
+
+async def _refresh_gauges() -> None:
+    try:
+        for status in Status:
+            DOCUMENTS.labels(status=status.value).set(await Document.filter(status=status).count())
+    except Exception:  # noqa: BLE001 - metrics must answer even with the database down
+        logger.warning("could not read document counts for /metrics", exc_info=True)

@@ -1,0 +1,80 @@
+"""The GraphQL schema with its hardening extensions; `python -m gql.schema` prints the SDL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import strawberry
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from starlette.datastructures import UploadFile
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from gql.errors import MaskUnexpectedErrors
+from gql.mutations import Mutation
+from gql.queries import Query
+from gql.subscriptions import Subscription
+from settings import Settings, get_settings
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
+
+# The multipart spec's "Upload", named `File` in pagemill's contract.
+File = strawberry.scalar(
+    name="File",
+    description="A file part of a multipart request (GraphQL multipart request spec).",
+    serialize=lambda v: v,
+    parse_value=lambda v: v,
+)
+
+MAX_DEPTH = 10
+MAX_TOKENS = 4000
+MAX_ALIASES = 30
+
+
+def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """Abuse limits run before execution; caches make repeated operations cheap."""
+    # Factories, not instances: each operation gets fresh extension state (strawberry #4369).
+    chosen: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ParserCache(maxsize=256),
+        lambda: ValidationCache(maxsize=256),
+        MaskUnexpectedErrors,
+    ]
+    if not settings.introspection:
+        chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return chosen
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema, hardened per settings."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        scalar_overrides={UploadFile: File},
+        extensions=extensions(settings or get_settings()),
+    )
+
+
+schema = build_schema()
+
+
+def sdl() -> str:
+    """The schema as SDL, exactly as committed in schema.graphql."""
+    return strawberry.printer.print_schema(schema).rstrip("\n") + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(sdl())

@@ -1,0 +1,245 @@
+"""GraphQL types; each is built from a model row (or event payload) with from_model()."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import strawberry
+from strawberry.types import Info
+
+from gql.context import Context
+from models import upload as m
+
+# The models' enums are the GraphQL enums (registered in place, same names).
+strawberry.enum(m.Status, name="Status")
+strawberry.enum(m.EventKind, name="EventKind")
+strawberry.enum(m.ErrorCode, name="ErrorCode")
+Status = m.Status
+
+
+def _error_code(value: str | None) -> m.ErrorCode | None:
+    return m.ErrorCode(value) if value else None
+
+
+@strawberry.type(description="A stored file: storage-relative path and absolute URL.")
+class StoredFile:
+    path: str
+    url: str
+    size_bytes: int
+    sha256: str | None = None
+    content_type: str | None = None
+
+
+@strawberry.type(description="One rendered PNG page of a document.")
+class Page:
+    id: strawberry.ID
+    number: int
+    width: int
+    height: int
+    path: str
+    url: str
+    size_bytes: int
+
+    @classmethod
+    def from_model(cls, row: m.Page, ctx: Context) -> Page:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            number=row.number,
+            width=row.width,
+            height=row.height,
+            path=row.path,
+            url=ctx.file_url(row.path),
+            size_bytes=row.size_bytes,
+        )
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any], ctx: Context) -> Page:
+        return cls(
+            id=strawberry.ID(str(data["id"])),
+            number=int(data["number"]),
+            width=int(data["width"]),
+            height=int(data["height"]),
+            path=str(data["path"]),
+            url=ctx.file_url(str(data["path"])),
+            size_bytes=int(data["size_bytes"]),
+        )
+
+
+@strawberry.type(description="One file of an upload (or one entry of an uploaded zip).")
+class Document:
+    id: strawberry.ID
+    upload_id: strawberry.ID
+    index: int = strawberry.field(description="1-based position within the upload")
+    filename: str
+    status: m.Status
+    content_type: str | None = strawberry.field(description="Detected from the bytes")
+    size_bytes: int
+    sha256: str
+    page_count: int | None
+    error_code: m.ErrorCode | None
+    error_message: str | None
+    original: StoredFile
+    deduplicated_from: strawberry.ID | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+
+    @strawberry.field(description="Rendered pages, in page order")
+    async def pages(self, info: Info[Context, None]) -> list[Page]:
+        rows = await info.context.loaders.pages_by_document.load(UUID(self.id))
+        return [Page.from_model(row, info.context) for row in rows]
+
+    @classmethod
+    def from_model(cls, row: m.Document, ctx: Context) -> Document:
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            upload_id=strawberry.ID(str(row.upload_id)),
+            index=row.index,
+            filename=row.filename,
+            status=m.Status(row.status),
+            content_type=row.content_type,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+            page_count=row.page_count,
+            error_code=_error_code(row.error_code),
+            error_message=row.error_message,
+            original=StoredFile(
+                path=row.original_path,
+                url=ctx.file_url(row.original_path),
+                size_bytes=row.size_bytes,
+                sha256=row.sha256,
+                content_type=row.content_type,
+            ),
+            deduplicated_from=(
+                strawberry.ID(str(row.deduplicated_from)) if row.deduplicated_from else None
+            ),
+            created_at=row.created_at,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            attempts=row.attempts,
+        )
+
+
+@strawberry.type(description="One createUpload call: its documents and overall status.")
+class Upload:
+    id: strawberry.ID
+    status: m.Status
+    created_at: datetime
+    finished_at: datetime | None
+    document_count: int
+    sequence: int = strawberry.field(description="Sequence number of the latest event")
+    archive_url: str | None = strawberry.field(
+        description="Zip of all pages with manifest.json; null until the upload is terminal"
+    )
+
+    @strawberry.field(description="Documents in upload order")
+    async def documents(self, info: Info[Context, None]) -> list[Document]:
+        rows = await info.context.loaders.documents_by_upload.load(UUID(self.id))
+        return [Document.from_model(row, info.context) for row in rows]
+
+    @strawberry.field(description="Pages rendered so far, over all documents")
+    async def page_count(self, info: Info[Context, None]) -> int:
+        rows = await info.context.loaders.documents_by_upload.load(UUID(self.id))
+        return sum(row.page_count or 0 for row in rows)
+
+    @classmethod
+    def from_model(cls, row: m.Upload, ctx: Context) -> Upload:
+        terminal = m.Status(row.status) in m.TERMINAL
+        archive = ctx.file_url(row.archive_path) if terminal and row.archive_path else None
+        return cls(
+            id=strawberry.ID(str(row.id)),
+            status=m.Status(row.status),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            document_count=row.document_count,
+            sequence=row.sequence,
+            archive_url=archive,
+        )
+
+
+@strawberry.type
+class UploadEdge:
+    cursor: str
+    node: Upload
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type(description="Uploads, newest first")
+class UploadConnection:
+    edges: list[UploadEdge]
+    page_info: PageInfo
+
+
+@strawberry.type(description="A progress event; the first of every subscription is SNAPSHOT")
+class UploadEvent:
+    sequence: int
+    kind: m.EventKind
+    upload_id: strawberry.ID
+    upload_status: m.Status | None
+    document_id: strawberry.ID | None
+    document_status: m.Status | None
+    pages_done: int | None
+    page_count: int | None
+    page: Page | None
+    error_code: m.ErrorCode | None
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any], ctx: Context) -> UploadEvent:
+        page = data.get("page")
+        doc_status = data.get("document_status")
+        up_status = data.get("upload_status")
+        doc_id = data.get("document_id")
+        return cls(
+            sequence=int(data["sequence"]),
+            kind=m.EventKind(data["kind"]),
+            upload_id=strawberry.ID(str(data["upload_id"])),
+            upload_status=m.Status(up_status) if up_status else None,
+            document_id=strawberry.ID(str(doc_id)) if doc_id else None,
+            document_status=m.Status(doc_status) if doc_status else None,
+            pages_done=data.get("pages_done"),
+            page_count=data.get("page_count"),
+            page=Page.from_payload(page, ctx) if page else None,
+            error_code=_error_code(data.get("error_code")),
+        )
+
+
+@strawberry.type(description="A live worker process, from its heartbeat")
+class Worker:
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    current_document: strawberry.ID | None
+    conversions_done: int
+    rss_bytes: float = strawberry.field(description="Resident memory in bytes")
+
+    @classmethod
+    def from_model(cls, row: m.WorkerState) -> Worker:
+        current = row.current_document
+        return cls(
+            id=row.id,
+            host=row.host,
+            pid=row.pid,
+            started_at=row.started_at,
+            heartbeat_at=row.heartbeat_at,
+            current_document=strawberry.ID(str(current)) if current else None,
+            conversions_done=row.conversions_done,
+            rss_bytes=float(row.rss_bytes),
+        )
+
+
+@strawberry.type(description="Whether workers take new documents, and the backlog")
+class ProcessingState:
+    paused: bool
+    pending_documents: int
+    in_progress_documents: int
+    active_workers: int

@@ -1,0 +1,151 @@
+"""uploadEvents over a real uvicorn server and the graphql-transport-ws protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+
+from tests.gql.conftest import make_app
+from tests.gql.support import PREFLIGHT, jpeg, multipart, pdf, png, wait_for
+
+EVENTS = """subscription($id: ID!, $after: Int) {
+  uploadEvents(id: $id, after: $after) {
+    sequence kind uploadId uploadStatus documentId documentStatus pagesDone pageCount errorCode
+    page { id number width height url }
+  }
+}"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+async def server(app: Any) -> AsyncIterator[str]:
+    """uvicorn serving the app in this event loop (the session's lifespan already runs)."""
+    port = free_port()
+    config = uvicorn.Config(
+        make_app(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    await wait_for(lambda: _started(instance), "uvicorn to start", timeout=30)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await task
+
+
+async def _started(instance: uvicorn.Server) -> bool:
+    return instance.started
+
+
+async def subscribe(
+    host: str, upload_id: str, after: int | None = None, protocol: str = "graphql-transport-ws"
+) -> list[dict[str, Any]]:
+    """Every message payload of one subscription until the server completes it."""
+    messages: list[dict[str, Any]] = []
+    legacy = protocol == "graphql-ws"
+    async with (
+        asyncio.timeout(120),
+        websockets.connect(
+            f"ws://{host}/graphql", subprotocols=[websockets.Subprotocol(protocol)]
+        ) as ws,
+    ):
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        payload = {"query": EVENTS, "variables": {"id": upload_id, "after": after}}
+        start = "start" if legacy else "subscribe"
+        await ws.send(json.dumps({"id": "1", "type": start, "payload": payload}))
+        async for raw in ws:
+            message = json.loads(raw)
+            if message["type"] in ("next", "data"):
+                messages.append(message["payload"])
+            elif message["type"] == "complete":
+                break
+            elif message["type"] == "ping":
+                await ws.send(json.dumps({"type": "pong"}))
+            elif message["type"] == "error":
+                messages.append({"errors": message["payload"]})
+                break
+    return messages
+
+
+async def _create(host: str, files: list[tuple[str, bytes]]) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=f"http://{host}", timeout=60) as http:
+        response = await http.post("/graphql", **multipart(files), headers=PREFLIGHT)
+    body = response.json()
+    assert not body.get("errors"), body
+    return dict(body["data"]["createUpload"])
+
+
+def _events(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    assert all(not m.get("errors") for m in messages), messages
+    return [m["data"]["uploadEvents"] for m in messages]
+
+
+async def test_live_subscription_starts_with_snapshot_and_ends_with_upload_done(
+    server: str,
+) -> None:
+    created = await _create(server, [("doc.pdf", pdf(3)), ("p.png", png())])
+    events = _events(await subscribe(server, created["id"]))
+    assert events[0]["kind"] == "SNAPSHOT"
+    assert events[-1]["kind"] == "UPLOAD_DONE" or events[0]["uploadStatus"] == "COMPLETED"
+    sequences = [e["sequence"] for e in events[1:]]
+    assert sequences == sorted(set(sequences))
+    assert all(s > events[0]["sequence"] for s in sequences)
+    for event in events:
+        if event["kind"] == "PAGE_DONE":
+            assert event["page"]["url"].startswith(f"http://{server}/files/")
+
+
+async def test_subscription_with_after_replays_every_event_in_order(server: str) -> None:
+    created = await _create(server, [("doc.pdf", pdf(2)), ("j.jpg", jpeg())])
+    await subscribe(server, created["id"])  # returns once the upload is done
+    events = _events(await subscribe(server, created["id"], after=0))
+    assert events[0]["kind"] == "SNAPSHOT" and events[0]["uploadStatus"] == "COMPLETED"
+    replay = events[1:]
+    assert [e["sequence"] for e in replay] == list(range(1, events[0]["sequence"] + 1))
+    assert replay[-1]["kind"] == "UPLOAD_DONE"
+    kinds = [e["kind"] for e in replay]
+    assert kinds.count("PAGE_DONE") == 3 and kinds.count("DOCUMENT_DONE") == 2
+    assert events[0]["pagesDone"] == events[0]["pageCount"] == 3
+
+
+async def test_finished_upload_gives_final_state_and_completes(server: str) -> None:
+    created = await _create(server, [("t.txt", b"not a document")])
+    events = _events(await subscribe(server, created["id"]))
+    assert [e["kind"] for e in events] == ["SNAPSHOT"]
+    assert events[0]["uploadStatus"] == "FAILED"
+
+
+async def test_legacy_graphql_ws_protocol_works(server: str) -> None:
+    created = await _create(server, [("t.txt", b"not a document")])
+    events = _events(await subscribe(server, created["id"], protocol="graphql-ws"))
+    assert events[0]["kind"] == "SNAPSHOT"
+
+
+async def test_unknown_upload_is_not_found(server: str) -> None:
+    messages = await subscribe(server, str(uuid.uuid4()))
+    errors = messages[0]["errors"]
+    assert errors[0]["extensions"]["code"] == "NOT_FOUND"
+
+
+async def test_cross_origin_websocket_is_refused(server: str) -> None:
+    with pytest.raises(websockets.InvalidStatus):
+        async with websockets.connect(
+            f"ws://{server}/graphql",
+            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+            origin=websockets.Origin("http://evil.example"),
+        ):
+            pass
