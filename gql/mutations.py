@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden, PayloadTooLarge
+from gql.files import DOCUMENTS_CREATED, UPLOADS_CREATED
 from gql.queries import parse_id
 from gql.types import Document, ProcessingState, Upload
 from models import upload as m
@@ -79,6 +80,8 @@ class Mutation:
             intake.discard(incoming)
             raise PayloadTooLarge(str(exc)) from None
         row = await intake.create_upload(incoming, idempotency_key, storage, ctx.settings)
+        UPLOADS_CREATED.inc()
+        DOCUMENTS_CREATED.inc(row.document_count)
         return Upload.from_model(row, ctx)
 
     @strawberry.mutation(description="Cancel the open documents of an upload; null if unknown")
