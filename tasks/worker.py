@@ -86,7 +86,7 @@ async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
         return
     for loop_task in runtime.loops:
         loop_task.cancel()
-    leftovers = list(Activity.running.values())
+    leftovers = list(Activity.running)
     for task in leftovers:
         # Cancelling kills the conversion child and hands the document back (convert.py).
         task.cancel()
@@ -157,7 +157,7 @@ async def _beat(runtime: Runtime) -> None:
     from tasks.control import heartbeat
     from tasks.convert import Activity
 
-    current = next(iter(Activity.running), None)
+    current = next(iter(Activity.running.values()), None)
     await heartbeat(runtime.worker_id, runtime.started_at, current, Activity.conversions_done)
 
 

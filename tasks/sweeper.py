@@ -1,0 +1,78 @@
+"""Finds documents nobody is working on and queues them again (crashes, lost messages)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from models.upload import Document, Status
+from settings import Settings
+from tasks import control
+from tasks.convert import kick, pending_grace
+from tasks.pipeline import now
+
+logger = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+async def sweep(settings: Settings, *, pending_after: float | None = None) -> list[UUID]:
+    """One pass; safe to run in many processes at once. Returns the documents queued again.
+
+    `pending_after` overrides how old an unqueued PENDING document must be (0: all of them,
+    e.g. right after processing is resumed).
+    """
+    if await control.is_paused():
+        return []
+    claimed = await _expired_leases(settings) + await _forgotten(settings, pending_after)
+    if claimed:
+        logger.info("sweeper queues %d documents again", len(claimed))
+        await kick(claimed)
+    await control.prune_workers(settings)
+    return claimed
+
+
+async def _expired_leases(settings: Settings) -> list[UUID]:
+    # A worker died or stalled mid-document: back to PENDING (the attempt stays counted).
+    moment = now()
+    rows = (
+        await Document.filter(status=Status.IN_PROGRESS, lease_expires__lt=moment)
+        .limit(BATCH)
+        .values("id")
+    )
+    candidates = [UUID(str(row["id"])) for row in rows]
+    until = moment + timedelta(seconds=pending_grace(settings))
+    claimed: list[UUID] = []
+    for document_id in candidates:
+        # Each claim is a conditional update, so of concurrent sweepers exactly one wins.
+        won = await Document.filter(
+            id=document_id, status=Status.IN_PROGRESS, lease_expires__lt=moment
+        ).update(status=Status.PENDING, lease_owner=None, lease_expires=until)
+        if won:
+            logger.warning("lease of document %s expired; queued again", document_id)
+            claimed.append(document_id)
+    return claimed
+
+
+async def _forgotten(settings: Settings, pending_after: float | None) -> list[UUID]:
+    # Stored but never queued (crash between commit and enqueue), or its message was lost.
+    moment = now()
+    grace = pending_grace(settings) if pending_after is None else pending_after
+    never_queued = Q(lease_expires__isnull=True, created_at__lte=moment - timedelta(seconds=grace))
+    until = moment + timedelta(seconds=pending_grace(settings))
+    # Forced (after a resume): every queued mark older than the one this pass would set.
+    overdue = Q(lease_expires__lt=moment if pending_after is None else until)
+    claimed: list[UUID] = []
+    for condition in (never_queued, overdue):
+        rows = await Document.filter(condition, status=Status.PENDING).limit(BATCH).values("id")
+        for document_id in (UUID(str(row["id"])) for row in rows):
+            # The claim re-checks the condition; the new mark makes it false for other sweepers.
+            won = await Document.filter(condition, id=document_id, status=Status.PENDING).update(
+                lease_expires=until
+            )
+            if won:
+                claimed.append(document_id)
+    return claimed
