@@ -1,0 +1,105 @@
+"""The conversion child: `python -m tasks.child`, one JSON job on stdin, JSON lines on stdout.
+
+Limits are set before Wand is imported, because ImageMagick reads its environment once when
+the library loads. Typed failures are reported as an "error" line with exit status 0; any
+other exit status means the child crashed or was killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+POLICY_DIR = Path(__file__).resolve().with_name("policy")
+MiB = 1024 * 1024
+
+
+def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int) -> dict[str, str]:
+    """Environment that makes ImageMagick load the project policy and stay within limits."""
+    return {
+        "MAGICK_CONFIGURE_PATH": str(POLICY_DIR),  # adds to the system policy (restricts only)
+        "MAGICK_MEMORY_LIMIT": f"{magick_memory_mb}MiB",
+        # Mapped pixel caches count against RLIMIT_AS too: keep them as small as the heap.
+        "MAGICK_MAP_LIMIT": f"{magick_memory_mb}MiB",
+        "MAGICK_DISK_LIMIT": f"{magick_disk_mb}MiB",
+        "MAGICK_THREAD_LIMIT": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        # Without these Wand probes many library names first (~0.5 s per process).
+        "MAGICK_HOME": "/usr",
+        "WAND_MAGICK_LIBRARY_SUFFIX": "-6.Q16",
+    }
+
+
+def apply_limits(resources: dict[str, int]) -> None:
+    """Caps this process (and the Ghostscript it runs) and configures ImageMagick."""
+    cap = resources["memory_limit_mb"] * MiB
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    os.environ.update(
+        magick_environment(
+            resources["magick_memory_mb"], resources["magick_disk_mb"], resources["thread_limit"]
+        )
+    )
+
+
+def protocol_stream() -> IO[str]:
+    """The real stdout, reserved for protocol lines; fd 1 then points at stderr, so that
+    anything a library prints cannot corrupt the protocol."""
+    stream = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return stream
+
+
+def run(job: dict[str, Any], out: IO[str]) -> None:
+    """Runs one job, writing protocol lines to out."""
+    from tasks import engine  # only now: the limits above must be in place first
+
+    def emit(**fields: object) -> None:
+        out.write(json.dumps(fields) + "\n")
+        out.flush()
+
+    def on_page(page: engine.PageResult) -> None:
+        emit(
+            event="page",
+            number=page.number,
+            width=page.width,
+            height=page.height,
+            path=str(page.path),
+            size_bytes=page.size_bytes,
+        )
+
+    done = set(job["done_pages"])
+    try:
+        pages = engine.convert(
+            Path(job["source"]),
+            job["kind"],
+            Path(job["pages_dir"]),
+            engine.Limits(**job["limits"]),
+            done.__contains__,
+            lambda count: emit(event="count", pages=count),
+            on_page,
+        )
+    except engine.ConversionError as exc:
+        emit(event="error", code=exc.code, message=exc.message)
+        return
+    except MemoryError:
+        emit(event="error", code="RESOURCE_LIMIT", message="out of memory")
+        return
+    emit(event="done", pages=pages)
+
+
+def main() -> int:
+    """Entry point of the child process."""
+    out = protocol_stream()
+    job = json.loads(sys.stdin.read())
+    apply_limits(job["resources"])
+    run(job, out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
