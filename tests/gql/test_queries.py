@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import uuid
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +13,7 @@ import pytest
 from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from models.upload import Document, Page, Status, Upload
-from tests.gql.support import create, data, graphql, jpeg, pdf, png, wait_terminal
+from tests.gql.support import create, data, graphql, jpeg, pdf, png, wait_for, wait_terminal
 
 LIST = """query($first: Int, $after: String) {
   uploads(first: $first, after: $after) {
@@ -137,9 +139,23 @@ async def test_converted_upload_has_pages_and_downloads(client: httpx.AsyncClien
     response = await client.get(doc["original"]["url"])
     assert response.content == original
     assert response.headers["content-type"] == "application/pdf"
+    archive = await wait_for(
+        lambda: _archive_url(client, done["id"]), "the archive to be written", timeout=60
+    )
+    response = await client.get(archive)
+    assert response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        assert "manifest.json" in zf.namelist()
+        assert sum(name.endswith(".png") for name in zf.namelist()) == 4
     query = "query($id: ID!) { page(id: $id) { number url } }"
     page = (await data(client, query, {"id": doc["pages"][1]["id"]}))["page"]
     assert page == {"number": 2, "url": doc["pages"][1]["url"]}
+
+
+async def _archive_url(client: httpx.AsyncClient, upload_id: str) -> str | None:
+    query = "query($id: ID!) { upload(id: $id) { archiveUrl } }"
+    url = (await data(client, query, {"id": upload_id}))["upload"]["archiveUrl"]
+    return str(url) if url else None
 
 
 async def test_cancel_upload_cancels_open_documents(client: httpx.AsyncClient) -> None:

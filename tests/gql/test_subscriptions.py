@@ -149,3 +149,20 @@ async def test_cross_origin_websocket_is_refused(server: str) -> None:
             origin=websockets.Origin("http://evil.example"),
         ):
             pass
+
+
+async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> None:
+    from gql.subscriptions import upload_event_stream
+    from settings import get_settings
+    from tests.gql.support import create, data
+
+    await data(client, "mutation { pauseProcessing { paused } }")
+    try:
+        created = await create(client, [("a.png", png())])
+        settings = get_settings().model_copy(update={"subscription_max_seconds": 0.5})
+        stream = upload_event_stream(uuid.UUID(created["id"]), None, settings)
+        events = [event async for event in stream]
+    finally:
+        await data(client, "mutation { resumeProcessing { paused } }")
+    assert [e["kind"] for e in events] == ["SNAPSHOT"]
+    assert events[0]["upload_status"] == "PENDING"

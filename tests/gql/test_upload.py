@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import zipfile
@@ -174,3 +175,11 @@ async def test_unreadable_zip_is_one_corrupt_document(client: httpx.AsyncClient)
     [doc] = created["documents"]
     assert doc["errorCode"] == "CORRUPT_FILE"
     assert created["status"] == "FAILED"
+
+
+async def test_concurrent_retries_with_one_key_get_one_upload(client: httpx.AsyncClient) -> None:
+    results = await asyncio.gather(
+        *(create(client, [("a.png", png())], key="race") for _ in range(4))
+    )
+    assert len({r["id"] for r in results}) == 1
+    assert await Upload.filter(idempotency_key="race").count() == 1
