@@ -308,8 +308,9 @@ def _raise_gs_failure(number: int, returncode: int | None, stderr: bytes) -> Non
     text = stderr.decode("utf-8", "replace")
     if "VMerror" in text or returncode == -signal.SIGKILL:
         raise ConversionError("RESOURCE_LIMIT", f"page {number}: Ghostscript ran out of memory")
-    detail = " ".join(text.split())[:200] or f"exit status {returncode}"
-    raise ConversionError("CORRUPT_FILE", f"page {number} is unreadable: {detail}")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    detail = next((line for line in lines if "rror" in line), f"exit status {returncode}")
+    raise ConversionError("CORRUPT_FILE", f"page {number} is unreadable: {detail[:200]}")
 
 
 def _read_ppm_header(stream: IO[bytes]) -> tuple[int, int]:
@@ -511,6 +512,10 @@ def _to_srgb(img: Any) -> None:
 def _save_png(img: Any, tmp: Path, limits: Limits) -> None:
     # ImageMagick 6 reads PNG quality as zlib level * 10 + filter (5: adaptive).
     img.compression_quality = limits.png_compression_level * 10 + limits.png_filter
+    if img.colorspace != "gray":
+        # Otherwise ImageMagick may pick a palette or grey for few-colour images: every
+        # colour input comes out RGB (or RGBA).
+        img.options["png:color-type"] = "6" if img.alpha_channel else "2"
     img.save(filename=f"png:{tmp}")
     with tmp.open("rb") as written:
         os.fsync(written.fileno())
