@@ -1,0 +1,164 @@
+"""run_conversion with the real child process: results, timeouts, memory caps, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from settings import Settings
+from tasks.engine import PageResult
+from tasks.runner import ConversionJob, ConversionOutcome, limits_from_settings, run_conversion
+
+DEADLINE = 30.0
+
+
+class Recorder:
+    """Callbacks that record what the child announced, and the child's process group."""
+
+    def __init__(self) -> None:
+        self.counts: list[int] = []
+        self.pages: list[PageResult] = []
+        self.started = asyncio.Event()
+        self.group: int | None = None
+
+    async def on_count(self, count: int) -> None:
+        self.counts.append(count)
+        children = psutil.Process().children()
+        self.group = next(os.getpgid(c.pid) for c in children if "tasks.child" in c.cmdline())
+        self.started.set()
+
+    async def on_page(self, page: PageResult) -> None:
+        self.pages.append(page)
+
+
+async def convert(
+    source: Path, out: Path, recorder: Recorder, **settings: object
+) -> ConversionOutcome:
+    return await run_conversion(
+        ConversionJob(source, "pdf", out, []),
+        settings=Settings(**settings),  # type: ignore[arg-type]
+        on_count=recorder.on_count,
+        on_page=recorder.on_page,
+    )
+
+
+def group_members(group: int) -> list[int]:
+    """Live (non-zombie) processes in a process group."""
+    members = []
+    for proc in psutil.process_iter(["pid", "status"]):
+        try:
+            if os.getpgid(proc.pid) == group and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                members.append(proc.pid)
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return members
+
+
+async def wait_group_gone(group: int) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while group_members(group):
+        assert time.monotonic() < deadline, f"processes left in group {group}"
+        await asyncio.sleep(0.05)
+
+
+async def test_pdf_converts_in_the_child(inputs: dict[str, Path], tmp_path: Path) -> None:
+    recorder = Recorder()
+    outcome = await convert(inputs["mixed_pdf"], tmp_path, recorder)
+    assert outcome == ConversionOutcome(5, None, None, retriable=False)
+    assert recorder.counts == [5]
+    assert [p.number for p in recorder.pages] == [1, 2, 3, 4, 5]
+    assert all(p.path.is_file() and p.path.parent == tmp_path for p in recorder.pages)
+    assert recorder.group is not None
+    await wait_group_gone(recorder.group)
+
+
+async def test_recorded_pages_are_not_sent_again(inputs: dict[str, Path], tmp_path: Path) -> None:
+    await convert(inputs["many_pages_pdf"], tmp_path, Recorder())
+    recorder = Recorder()
+    outcome = await run_conversion(
+        ConversionJob(inputs["many_pages_pdf"], "pdf", tmp_path, list(range(1, 11))),
+        settings=Settings(),
+        on_count=recorder.on_count,
+        on_page=recorder.on_page,
+    )
+    assert outcome.page_count == 12
+    assert [p.number for p in recorder.pages] == [11, 12]
+
+
+async def test_typed_failure_is_not_retriable(inputs: dict[str, Path], tmp_path: Path) -> None:
+    outcome = await convert(inputs["user_password_pdf"], tmp_path, Recorder())
+    assert outcome.error_code == "ENCRYPTED_PDF"
+    assert outcome.retriable is False
+
+
+async def test_damaged_pdf_reports_pages_kept(inputs: dict[str, Path], tmp_path: Path) -> None:
+    recorder = Recorder()
+    outcome = await convert(inputs["damaged_pdf"], tmp_path, recorder)
+    assert (outcome.error_code, outcome.retriable) == ("CORRUPT_FILE", False)
+    assert "page 3" in (outcome.error_message or "")
+    assert [p.number for p in recorder.pages] == [1, 2]
+
+
+async def test_timeout_kills_the_whole_group(inputs: dict[str, Path], tmp_path: Path) -> None:
+    recorder = Recorder()
+    outcome = await convert(inputs["slow_pdf"], tmp_path, recorder, document_timeout=2.0)
+    assert (outcome.error_code, outcome.retriable) == ("TIMEOUT", False)
+    assert recorder.group is not None
+    await wait_group_gone(recorder.group)
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+async def test_memory_cap_gives_a_retriable_resource_limit(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    outcome = await convert(
+        inputs["big_jpeg"], tmp_path, Recorder(), memory_limit_mb=150, magick_disk_mb=1
+    )
+    assert (outcome.error_code, outcome.retriable) == ("RESOURCE_LIMIT", True)
+    assert not list(tmp_path.glob("*.png*"))
+
+
+async def test_bomb_is_rejected_within_a_small_memory_cap(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    outcome = await convert(inputs["png_bomb"], tmp_path, Recorder(), memory_limit_mb=150)
+    assert (outcome.error_code, outcome.retriable) == ("TOO_LARGE", False)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGKILL, "RESOURCE_LIMIT"), (signal.SIGTERM, "WORKER_CRASHED")]
+)
+async def test_child_killed_from_outside_is_retriable(
+    inputs: dict[str, Path], tmp_path: Path, sig: signal.Signals, code: str
+) -> None:
+    recorder = Recorder()
+    task = asyncio.create_task(convert(inputs["slow_pdf"], tmp_path, recorder))
+    await asyncio.wait_for(recorder.started.wait(), DEADLINE)
+    assert recorder.group is not None
+    os.kill(recorder.group, sig)  # the child leads its group: its pid is the group id
+    outcome = await asyncio.wait_for(task, DEADLINE)
+    assert (outcome.error_code, outcome.retriable) == (code, True)
+    await wait_group_gone(recorder.group)
+
+
+async def test_cancellation_kills_the_child(inputs: dict[str, Path], tmp_path: Path) -> None:
+    recorder = Recorder()
+    task = asyncio.create_task(convert(inputs["slow_pdf"], tmp_path, recorder))
+    await asyncio.wait_for(recorder.started.wait(), DEADLINE)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert recorder.group is not None
+    await wait_group_gone(recorder.group)
+
+
+def test_limits_follow_settings() -> None:
+    limits = limits_from_settings(Settings(max_side=1000, max_pages=7, png_compression_level=3))
+    assert (limits.max_side, limits.max_pages, limits.png_compression_level) == (1000, 7, 3)
+    assert limits.max_density == Settings().max_density
