@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import multiprocessing
 import os
 import random
 import signal
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +19,7 @@ from typing import Any
 
 from taskiq import TaskiqState
 from taskiq.cli.worker.args import WorkerArgs
-from taskiq.cli.worker.run import run_worker
+from taskiq.cli.worker.run import start_listen
 
 from settings import Settings, get_settings
 
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # Broker shutdown (cancelling leftovers, handing documents back) gets this long.
 SHUTDOWN_SECONDS = 15.0
+RESTART_BACKOFF = 2.0  # seconds a worker process must have lived to be restarted at once
 
 
 @dataclass
@@ -36,7 +39,7 @@ class Runtime:
     loops: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-def main(processes: int = 1) -> int | None:
+def main(processes: int = 1) -> int:
     """Start `processes` taskiq worker processes on the Redis broker and supervise them."""
     settings = get_settings()
     if not settings.redis_url:
@@ -49,23 +52,88 @@ def main(processes: int = 1) -> int | None:
         # One conversion at a time per process and nothing prefetched: scale with processes.
         max_async_tasks=1,
         max_prefetch=0,
-        # taskiq's process manager starts a fresh process when one exits after its quota.
+        # A process leaves after this many messages; the supervisor starts a fresh one.
         max_tasks_per_child=settings.recycle_after,
         wait_tasks_timeout=settings.drain_seconds,
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
-    return run_worker(args)
+    logging.basicConfig(level=settings.log_level.upper(), format=args.log_format)
+    budget = settings.drain_seconds + SHUTDOWN_SECONDS + 10.0
+    return Supervisor(args, processes, budget).run()
+
+
+class Supervisor:
+    """Keeps N taskiq worker processes (taskiq's own start_listen) alive; drains on SIGTERM.
+
+    taskiq's ProcessManager puts to a multiprocessing queue from its signal handler, which
+    deadlocks when a second signal lands inside the first put (e.g. `uv run` forwarding
+    SIGTERM to a process that got it from its group too). This handler only sets a flag.
+    """
+
+    def __init__(self, args: WorkerArgs, processes: int, budget: float) -> None:
+        self.args = args
+        self.processes = processes
+        self.budget = budget
+        self.stopping = False
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+
+    def _spawn(self, number: int) -> multiprocessing.Process:
+        child = multiprocessing.Process(
+            target=start_listen, kwargs={"args": self.args}, name=f"worker-{number}"
+        )
+        child.start()
+        logger.info("started worker-%d (pid %s)", number, child.pid)
+        return child
+
+    def run(self) -> int:
+        """Supervise until SIGTERM/SIGINT, then drain with a hard stop after the budget."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._on_signal)
+        children = [self._spawn(n) for n in range(self.processes)]
+        started = [time.monotonic()] * self.processes
+        while not self.stopping:
+            time.sleep(0.2)
+            for number, child in enumerate(children):
+                if child.is_alive() or self.stopping:
+                    continue
+                # A process that dies right after starting (database down...) is not
+                # restarted in a tight loop.
+                if time.monotonic() - started[number] < RESTART_BACKOFF:
+                    continue
+                child.join()
+                logger.info("worker-%d exited (code %s); restarting", number, child.exitcode)
+                children[number] = self._spawn(number)
+                started[number] = time.monotonic()
+        return self._drain(children)
+
+    def _drain(self, children: list[multiprocessing.Process]) -> int:
+        logger.info("draining %d worker processes", len(children))
+        for child in children:
+            if child.is_alive() and child.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.budget
+        for child in children:
+            child.join(timeout=max(0.0, deadline - time.monotonic()))
+        stuck = [child for child in children if child.is_alive()]
+        for child in stuck:
+            logger.error("worker pid %s did not stop in %.0fs; killing it", child.pid, self.budget)
+            child.kill()
+            child.join()
+        return 1 if stuck else 0
 
 
 async def start_runtime(state: TaskiqState, *, embedded: bool) -> None:
     """Worker startup: database and bus (worker processes), heartbeat and sweeper loops."""
-    from tasks.control import new_worker_id
+    from tasks.convert import WORKER_ID
 
     settings = get_settings()
     if not embedded:
         await _open_db()
         _arm_hard_stop(settings)
-    runtime = Runtime(worker_id=new_worker_id(), started_at=datetime.now(UTC))
+    runtime = Runtime(worker_id=WORKER_ID, started_at=datetime.now(UTC))
     runtime.loops = [
         asyncio.create_task(_every(settings.lease_seconds / 3, lambda: _beat(runtime))),
         asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
