@@ -1,0 +1,1 @@
+"""`make bench`: pagemill's conversion, throughput, API and subscription benchmark."""

@@ -1,0 +1,135 @@
+"""Run a command and measure its wall time and the peak RSS of its whole process tree."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+MiB = 1024 * 1024
+SAMPLE_SECONDS = 0.01
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured run: wall and CPU seconds, peak tree RSS in bytes, and the stdout."""
+
+    seconds: float
+    cpu_seconds: float  # user + system of the whole tree: robust to other load on the host
+    peak_rss: int
+    stdout: bytes
+
+
+class _TreeSampler(threading.Thread):
+    """Sums the RSS of a process and all its descendants every few milliseconds."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self.stop.is_set():
+            total = 0
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for proc in procs:
+                with contextlib.suppress(
+                    psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied
+                ):
+                    total += proc.memory_info().rss
+            self.peak = max(self.peak, total)
+            self.stop.wait(SAMPLE_SECONDS)
+
+
+def measure(
+    cmd: list[str],
+    stdin: bytes | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> Run:
+    """Run `cmd` to completion; fail loudly when it exits non-zero. Past `timeout` seconds
+    its process group is killed and TimeoutError raised.
+
+    Peak RSS is the larger of the sampled tree sum and the kernel's own maximum for the
+    largest single process of the tree (from wait4), which catches spikes between samples.
+    """
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+        start_new_session=True,
+    )
+    timer = threading.Timer(timeout or 0, lambda: _kill_group(proc.pid))
+    if timeout:
+        timer.start()
+    sampler = _TreeSampler(proc.pid)
+    sampler.start()
+    out: list[bytes] = []
+    err: list[bytes] = []
+    readers = [
+        threading.Thread(target=lambda: out.append(proc.stdout.read()) if proc.stdout else None),
+        threading.Thread(target=lambda: err.append(proc.stderr.read()) if proc.stderr else None),
+    ]
+    for reader in readers:
+        reader.start()
+    if proc.stdin:
+        proc.stdin.write(stdin or b"")
+        proc.stdin.close()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    sampler.stop.set()
+    sampler.join()
+    for reader in readers:
+        reader.join()
+    if timeout and seconds >= timeout:
+        raise TimeoutError(f"stopped after {timeout:.0f}s")
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"{cmd[0]} exited {proc.returncode}: {b''.join(err).decode(errors='replace')[-800:]}"
+        )
+    # ru_maxrss is in KiB on Linux.
+    peak = max(sampler.peak, usage.ru_maxrss * 1024)
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds=seconds, cpu_seconds=cpu, peak_rss=peak, stdout=b"".join(out))
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def median(values: list[float]) -> float:
+    """The median, or NaN for no values."""
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0-100) by nearest rank, or NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
