@@ -30,17 +30,20 @@ UPLOADS_CREATED = Counter("pagemill_uploads_created", "Uploads accepted by creat
 DOCUMENTS_CREATED = Counter("pagemill_documents_created", "Documents accepted by createUpload")
 DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
 READY_TIMEOUT = 3.0
+PUBLIC_PREFIX = "uploads/"
 
 
 def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     """Routes for downloads (/files/...), /healthz, /readyz and /metrics."""
     router = APIRouter()
+    uploads_root = storage.root / PUBLIC_PREFIX.rstrip("/")
 
     @router.get("/files/{path:path}", include_in_schema=False)
     async def download(path: str) -> Response:
-        # resolve() refuses "..", absolute paths and symlinks that leave the storage root.
-        target = storage.resolve(path)
-        if target is None:
+        # resolve() refuses "..", absolute paths and symlinks that leave the storage root;
+        # only uploads/ is public (the root also holds the SQLite database and tmp/).
+        target = storage.resolve(path) if path.startswith(PUBLIC_PREFIX) else None
+        if target is None or uploads_root not in target.parents:
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         media_type = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
         headers = {"X-Content-Type-Options": "nosniff"}

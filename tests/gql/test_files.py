@@ -42,6 +42,11 @@ def secret(storage_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     link = inside / "link.txt"
     if not link.exists():
         os.symlink(outside, link)
+    (storage_dir / "private.txt").write_text("database")
+    (storage_dir / "tmp").mkdir(exist_ok=True)
+    (storage_dir / "tmp" / "private.txt").write_text("spooled")
+    if not (inside / "to-root.txt").exists():
+        os.symlink(storage_dir / "private.txt", inside / "to-root.txt")
     (inside / "fine.png").write_bytes(b"\x89PNG\r\n\x1a\nrest")
     return outside
 
@@ -58,6 +63,9 @@ def secret(storage_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "/files/uploads/link.txt",
         "/files/uploads",
         "/files/",
+        "/files/private.txt",
+        "/files/tmp/private.txt",
+        "/files/uploads/to-root.txt",
     ],
 )
 async def test_paths_leaving_the_storage_root_are_404(

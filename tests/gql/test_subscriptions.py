@@ -166,3 +166,33 @@ async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> Non
         await data(client, "mutation { resumeProcessing { paused } }")
     assert [e["kind"] for e in events] == ["SNAPSHOT"]
     assert events[0]["upload_status"] == "PENDING"
+
+
+async def test_disconnect_releases_the_subscription(server: str, client: httpx.AsyncClient) -> None:
+    from settings import get_settings
+    from tasks.events import InProcessBus, get_bus
+    from tests.gql.support import create, data
+
+    bus = get_bus(get_settings())
+    assert isinstance(bus, InProcessBus)
+    await data(client, "mutation { pauseProcessing { paused } }")
+    try:
+        created = await create(client, [("a.png", png())])
+        upload_id = uuid.UUID(created["id"])
+        async with websockets.connect(
+            f"ws://{server}/graphql", subprotocols=[websockets.Subprotocol("graphql-transport-ws")]
+        ) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+            payload = {"query": EVENTS, "variables": {"id": created["id"]}}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            first = json.loads(await ws.recv())
+            assert first["payload"]["data"]["uploadEvents"]["kind"] == "SNAPSHOT"
+            assert bus.listener_count(upload_id) == 1
+        await wait_for(lambda: _no_listeners(bus, upload_id), "the listener to leave", timeout=30)
+    finally:
+        await data(client, "mutation { resumeProcessing { paused } }")
+
+
+async def _no_listeners(bus: Any, upload_id: uuid.UUID) -> bool:
+    return bool(bus.listener_count(upload_id) == 0)
