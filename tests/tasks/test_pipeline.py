@@ -389,3 +389,47 @@ async def test_heartbeats_list_live_workers_and_processing_state(db: str) -> Non
     assert state.workers >= 1 and not state.paused
     await control.remove_worker(worker_id)
     assert await control.prune_workers(settings) >= 1
+
+
+async def test_killed_conversion_is_retried_then_fails_at_the_attempt_limit(
+    db: str, tmp_path: Path
+) -> None:
+    from tasks.broker import broker
+    from tasks.convert import process_document
+
+    settings = get_settings()
+    # An address-space cap far below what rendering needs: the child dies every time.
+    starved = settings.model_copy(update={"memory_limit_mb": 40})
+    upload = await make_upload([make_pdf(tmp_path / "big.pdf", 1, size=(2400, 3200))])
+    (doc,) = await documents(upload)
+    await Document.filter(id=doc.id).update(attempts=settings.max_attempts - 1)
+
+    await process_document(doc.id, starved)
+    await broker.wait_all()  # type: ignore[attr-defined]
+
+    stored = await Document.get(id=doc.id)
+    assert stored.status == Status.FAILED
+    assert stored.error_code in ("RESOURCE_LIMIT", "WORKER_CRASHED")
+    assert stored.attempts == settings.max_attempts
+    assert (await Upload.get(id=upload.id)).status == Status.FAILED
+
+
+async def test_killed_conversion_is_retried_and_the_retry_completes(
+    db: str, tmp_path: Path
+) -> None:
+    from tasks.broker import broker
+    from tasks.convert import process_document
+
+    starved = get_settings().model_copy(update={"memory_limit_mb": 40})
+    upload = await make_upload([make_pdf(tmp_path / "big.pdf", 1, size=(2400, 3200))])
+    (doc,) = await documents(upload)
+
+    await process_document(doc.id, starved)  # killed; re-queued with the normal settings
+    await broker.wait_all()  # type: ignore[attr-defined]
+
+    stored = await Document.get(id=doc.id)
+    assert (stored.status, stored.attempts, stored.page_count) == (Status.COMPLETED, 2, 1)
+    kinds = [e["kind"] for e in await events_after(upload.id, 0)]
+    assert kinds == ["DOCUMENT_STARTED", "DOCUMENT_STARTED", "PAGE_DONE", "DOCUMENT_DONE"] + [
+        "UPLOAD_DONE"
+    ]
