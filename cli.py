@@ -17,7 +17,7 @@ import typer
 import websockets
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Table
+from rich.table import Column, Table
 from websockets.exceptions import WebSocketException
 
 from settings import get_settings
@@ -198,7 +198,7 @@ def print_upload(upload: dict[str, Any]) -> None:
     """Tables of an upload's documents, pages and errors."""
     console.print(f"upload [bold]{upload['id']}[/] {upload['status']}")
     docs = Table("#", "document", "filename", "status", "pages")
-    pages = Table("document", "page", "size", "url")
+    pages = Table("document", "page", "size", Column("url", overflow="fold"))
     errors = Table("filename", "error", "message")
     for doc in upload["documents"]:
         docs.add_row(str(doc["index"]), doc["id"], doc["filename"], doc["status"],
