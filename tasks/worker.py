@@ -54,7 +54,7 @@ def main(processes: int = 1) -> int:
         max_prefetch=0,
         # A process leaves after this many messages; the supervisor starts a fresh one.
         max_tasks_per_child=settings.recycle_after,
-        wait_tasks_timeout=settings.drain_seconds,
+        wait_tasks_timeout=None,  # the drain deadline is enforced by _arm_hard_stop
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
     logging.basicConfig(level=settings.log_level.upper(), format=args.log_format)
@@ -183,15 +183,31 @@ async def _open_db() -> None:
             set_global_context(context)
 
 
+def _cancel_running() -> None:
+    from tasks.convert import Activity
+
+    for task in list(Activity.running):
+        logger.warning("drain period over: stopping conversion of %s", Activity.running[task])
+        task.cancel()
+
+
 def _arm_hard_stop(settings: Settings) -> None:
     # taskiq drains on SIGTERM/SIGINT, but stopping the stream reader was seen to hang: after
     # the drain and shutdown budgets, leave regardless.
     budget = settings.drain_seconds + SHUTDOWN_SECONDS + 5.0
     armed = threading.Event()
 
+    loop = asyncio.get_running_loop()
+
     def hard_stop() -> None:
         logger.error("worker did not stop within %.0fs; exiting hard", budget)
         os._exit(1)
+
+    def drain_deadline() -> None:
+        # taskiq waits for running tasks without a limit (a recycling process must finish its
+        # last conversion); on a signal, conversions still running after the drain period
+        # are cancelled, which kills their child and hands the document back.
+        loop.call_later(settings.drain_seconds, _cancel_running)
 
     def chain(previous: Any) -> Callable[[int, FrameType | None], None]:
         def handler(signum: int, frame: FrameType | None) -> None:
@@ -200,6 +216,7 @@ def _arm_hard_stop(settings: Settings) -> None:
                 timer = threading.Timer(budget, hard_stop)
                 timer.daemon = True
                 timer.start()
+                loop.call_soon_threadsafe(drain_deadline)
             if callable(previous):
                 previous(signum, frame)
 
