@@ -153,7 +153,7 @@ def big_rgba_png(path: Path, side: int = 8000) -> Path:
     img = field.resize((side, side), Image.Resampling.BICUBIC)
     draw = ImageDraw.Draw(img)
     for _ in range(60):
-        x, y, r = rng.randrange(side), rng.randrange(side), rng.randrange(100, side // 6)
+        x, y, r = rng.randrange(side), rng.randrange(side), rng.randrange(side // 80, side // 6)
         draw.rectangle((x - r, y - r // 2, x + r, y + r // 2), fill=tuple(rng.randbytes(3)))
     alpha = Image.linear_gradient("L").resize((side, side))
     ImageDraw.Draw(alpha).ellipse((side // 3, side // 3, side // 2, side // 2), fill=0)
@@ -173,6 +173,11 @@ def small_image(path_stem: Path, n: int) -> Path:
         photo(w, h, seed=10_000 + n).save(path, "JPEG", quality=85)
         return path
     path = path_stem.with_suffix(".png")
+    _flat_png(path, n, w, h)
+    return path
+
+
+def _flat_png(path: Path, n: int, w: int, h: int) -> None:
     img = Image.new("RGBA" if n % 3 == 2 else "RGB", (w, h), (245, 245, 245))
     draw = ImageDraw.Draw(img)
     rng = random.Random(20_000 + n)
@@ -182,13 +187,18 @@ def small_image(path_stem: Path, n: int) -> Path:
         draw.rectangle((x, y, x + rng.randrange(20, w // 3), y + rng.randrange(10, h // 8)), colour)
         draw.text((x, y), f"item {n}-{x}", fill=(0, 0, 0))
     img.save(path, "PNG")
-    return path
 
 
 def small_batch(directory: Path, count: int) -> list[Path]:
-    """`count` distinct small images (no two share content, so nothing is deduplicated)."""
+    """`count` distinct small images (no two share content, so nothing is deduplicated),
+    built once per generator version."""
     directory.mkdir(parents=True, exist_ok=True)
-    return [small_image(directory / f"img{n:03d}", n) for n in range(count)]
+    paths = []
+    for n in range(count):
+        stem = directory / f"img{n:03d}"
+        done = [p for p in (stem.with_suffix(".jpg"), stem.with_suffix(".png")) if p.exists()]
+        paths.append(done[0] if done else small_image(stem, n))
+    return paths
 
 
 def _cached(path: Path, build: object) -> Path:

@@ -1,0 +1,178 @@
+"""`make bench`: `uv run python -m bench [--quick] [--only conversion,service] [--profile]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import inputs, report
+from bench.measure import MiB
+
+PROJECT = Path(__file__).resolve().parents[1]
+INPUTS = PROJECT / "scratch" / "bench" / "inputs"
+# Debian packages of the raw tools the benchmark compares against, installed when missing.
+TOOLS = {"vipsthumbnail": "libvips-tools", "wrk": "wrk"}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def ensure_tools() -> None:
+    """Install missing comparison tools with apt-get (this is a root Debian machine)."""
+    missing = [pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None]
+    if not missing:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        log(f"missing {missing}: install them to compare against them")
+        return
+    log(f"installing {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
+
+
+def conversion(quick: bool) -> list[dict[str, Any]]:
+    """Per-input rows: pagemill's child against the raw tools."""
+    from bench.raw import InputResult, bench_input
+
+    def tool_row(t: Any) -> dict[str, Any]:
+        return {
+            "tool": t.tool,
+            "seconds": t.seconds if t.runs else None,
+            "cpu_seconds": (
+                sorted(r.cpu_seconds for r in t.runs)[len(t.runs) // 2] if t.runs else None
+            ),
+            "peak_mb": t.peak_mb if t.runs else None,
+            "runs": [round(r.seconds, 3) for r in t.runs],
+            "size": list(t.size) if t.size else None,
+            "error": t.error,
+        }
+
+    rows = []
+    for inp in inputs.large_inputs(INPUTS):
+        log(f"conversion: {inp.name}")
+        result: InputResult = bench_input(inp, 1 if quick else 3, log)
+        pm, fast = tool_row(result.pagemill), result.fastest
+        fast_row = tool_row(fast) if fast else {}
+        rows.append(
+            {
+                "input": inp.name,
+                "pages": inp.pages,
+                "output": f"{result.target[0]}x{result.target[1]}",
+                "pagemill": pm,
+                "fastest": fast_row or None,
+                "raw": [tool_row(t) for t in result.raw],
+                "ratio": _ratio(pm["seconds"], fast_row.get("seconds")),
+                "cpu_ratio": _ratio(pm["cpu_seconds"], fast_row.get("cpu_seconds")),
+            }
+        )
+    return rows
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
+async def service(quick: bool) -> dict[str, Any]:
+    """Throughput, fan-out and status-query load against one real cluster."""
+    from bench.api import CONCURRENCY, status_load
+    from bench.cluster import cluster
+    from bench.subscriptions import fan_out, raise_fd_limit
+    from bench.throughput import throughput
+
+    subscribers = 200 if quick else 1000
+    raise_fd_limit(subscribers * 4 + 1024)
+    batch = inputs.small_batch(INPUTS / f"v{inputs.VERSION}" / "small", 40 if quick else 200)
+    letter = inputs.large_inputs(INPUTS)[0]
+    out: dict[str, Any] = {}
+    async with cluster() as running:
+        log(f"throughput: {len(batch)} small images")
+        one, two = await throughput(running, batch, log)
+        out["throughput"] = {
+            "documents": len(batch),
+            "one": {
+                "seconds": one.seconds,
+                "docs_per_second": one.docs_per_second,
+                "completed": one.completed,
+            },
+            "two": {
+                "seconds": two.seconds,
+                "docs_per_second": two.docs_per_second,
+                "completed": two.completed,
+            },
+            "scaling": two.docs_per_second / one.docs_per_second,
+        }
+        log(f"subscriptions: {subscribers} subscribers on {letter.name}")
+        fan = await fan_out(running, letter.path, subscribers, log)
+        out["subscriptions"] = {
+            "subscribers": fan.subscribers,
+            "events": fan.events,
+            "deliveries": len(fan.latencies_ms),
+            "missing": fan.missing,
+            "p50_ms": fan.p50,
+            "p99_ms": fan.p99,
+            "method": "Event.created_at (stamped by the worker just before commit) to receipt",
+        }
+        upload_id = fan.upload_id
+        log("api: upload(id) status query against the bare endpoint")
+        api = await status_load(running, upload_id, 2 if quick else 5, 2, log)
+        (g_rps, g50, g99), (b_rps, b50, b99) = api.summary("graphql"), api.summary("bare")
+        out["api"] = {
+            "tool": api.tool,
+            "concurrency": CONCURRENCY,
+            "pages": api.pages,
+            "graphql": {"rps": g_rps, "p50_ms": g50, "p99_ms": g99},
+            "bare": {"rps": b_rps, "p50_ms": b50, "p99_ms": b99},
+            "share_percent": 100 * g_rps / b_rps if b_rps else None,
+            "errors": sum(r.errors for r in api.rounds),
+        }
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, small batch")
+    parser.add_argument("--only", default="conversion,service", help="parts to run")
+    parser.add_argument("--profile", action="store_true", help="also profile the engine per input")
+    args = parser.parse_args()
+    parts = set(args.only.split(","))
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+    ensure_tools()
+    log("generating inputs (cached under scratch/bench/inputs)")
+    inputs.large_inputs(INPUTS)
+    if "conversion" in parts:
+        results["conversion"] = conversion(args.quick)
+    if "service" in parts:
+        results.update(asyncio.run(service(args.quick)))
+    if args.profile:
+        from bench.profile import profile_all
+
+        results["profile"] = profile_all(inputs.large_inputs(INPUTS), log)
+    results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds"] = round(time.monotonic() - started, 1)
+    results["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(report.write(results))
+    log(f"wrote {report.RESULTS} in {results['seconds']:.0f}s; peak RSS unit MiB ({MiB} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

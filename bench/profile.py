@@ -1,0 +1,100 @@
+"""Where the conversion child spends its time, per input class (py-spy, wall clock).
+
+Samples include idle time (`--idle`), so waiting on Ghostscript's pipe shows up as time in
+the engine function that reads it; native frames (`--native`) show zlib, libpng and
+ImageMagick by name.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from bench.inputs import Input
+from bench.raw import PROJECT, child_env, child_job
+
+TOP = 8
+
+
+def _engine_step(frames: list[str]) -> str:
+    """The innermost frame in pagemill's own code: the step a sample is charged to."""
+    for frame in reversed(frames):
+        if "tasks/" in frame or "tasks." in frame:
+            return frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1]
+    return "startup/imports" if any("<module>" in f for f in frames) else "other"
+
+
+def _leaf(frames: list[str]) -> str:
+    leaf = frames[-1] if frames else "?"
+    return leaf.split(" (")[0] + (f" ({leaf.rsplit('/', 1)[-1]}" if "/" in leaf else "")
+
+
+def summarise(collapsed: str) -> dict[str, Any]:
+    """Shares of samples per engine step and per innermost frame."""
+    steps: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        frames = stack.split(";")
+        n = int(count)
+        total += n
+        steps[_engine_step(frames)] += n
+        leaves[_leaf(frames)] += n
+
+    def shares(counter: Counter[str]) -> list[list[Any]]:
+        return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(TOP)]
+
+    return {"samples": total, "steps": shares(steps), "leaves": shares(leaves)}
+
+
+def profile_input(inp: Input) -> dict[str, Any]:
+    """Run the conversion child on `inp` under py-spy and summarise the samples."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    with tempfile.TemporaryDirectory(prefix="pagemill-profile-") as tmp:
+        out = Path(tmp) / "profile.txt"
+        cmd = [
+            spy,
+            "record",
+            "--native",
+            "--idle",
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out),
+            "--",
+            sys.executable,
+            "-m",
+            "tasks.child",
+        ]
+        subprocess.run(
+            cmd,
+            input=child_job(inp, Path(tmp) / "pages"),
+            env=child_env(Path(tmp)),
+            cwd=PROJECT,
+            capture_output=True,
+            check=True,
+            timeout=600,
+        )
+        return summarise(out.read_text())
+
+
+def profile_all(inputs: list[Input], log: Callable[[str], None]) -> dict[str, Any]:
+    """A profile summary per input."""
+    profiles = {}
+    for inp in inputs:
+        log(f"profile: {inp.name}")
+        profiles[inp.name] = profile_input(inp)
+        for name, share in profiles[inp.name]["steps"][:5]:
+            log(f"  {share:5.1f}%  {name}")
+    return profiles

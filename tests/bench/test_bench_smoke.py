@@ -1,0 +1,97 @@
+"""The benchmark's input generators and report writer, on tiny inputs (no timing, ever)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pikepdf
+from PIL import Image
+
+from bench import inputs, report
+
+
+def test_letter_pdf_has_text_art_and_a_photo_per_page(tmp_path: Path) -> None:
+    path = inputs.letter_pdf(tmp_path / "letter.pdf", pages=2)
+    with pikepdf.open(path) as pdf:
+        assert len(pdf.pages) == 2
+        for page in pdf.pages:
+            assert [float(v) for v in page.mediabox] == [0, 0, *inputs.LETTER]
+            assert "/Im0" in page.resources.XObject
+            content = page.Contents.read_bytes()
+            assert b"Tj" in content and b" c h B" in content
+
+
+def test_a0_poster_is_one_a0_page(tmp_path: Path) -> None:
+    with pikepdf.open(inputs.a0_poster(tmp_path / "a0.pdf")) as pdf:
+        assert len(pdf.pages) == 1
+        assert [float(v) for v in pdf.pages[0].mediabox] == [0, 0, *inputs.A0]
+
+
+def test_image_generators_make_the_asked_sizes_and_modes(tmp_path: Path) -> None:
+    with Image.open(inputs.big_jpeg(tmp_path / "big.jpg", size=(300, 200))) as img:
+        assert (img.format, img.size, img.mode) == ("JPEG", (300, 200), "RGB")
+    with Image.open(inputs.big_rgba_png(tmp_path / "big.png", side=256)) as img:
+        assert (img.format, img.size, img.mode) == ("PNG", (256, 256), "RGBA")
+
+
+def test_small_batch_is_mixed_and_distinct(tmp_path: Path) -> None:
+    paths = inputs.small_batch(tmp_path / "small", 6)
+    assert {p.suffix for p in paths} == {".jpg", ".png"}
+    assert len({p.read_bytes() for p in paths}) == 6
+    assert inputs.small_batch(tmp_path / "small", 6) == paths  # built once, then reused
+
+
+def test_report_writes_targets_and_a_table(tmp_path: Path) -> None:
+    tool = {"tool": "gs", "seconds": 2.0, "cpu_seconds": 1.9, "peak_mb": 40.0, "error": None}
+    results = {
+        "quick": True,
+        "finished_at": "2026-01-01 00:00 UTC",
+        "machine": {"loadavg_start": [0.1, 0.1, 0.1]},
+        "conversion": [
+            {
+                "input": "a0-poster.pdf",
+                "output": "2476x3500",
+                "pagemill": {**tool, "tool": "pagemill", "seconds": 2.2, "peak_mb": 250.0},
+                "fastest": tool,
+                "raw": [tool, {"tool": "convert", "error": "stopped after 10s"}],
+                "ratio": 1.1,
+                "cpu_ratio": 1.05,
+            }
+        ],
+        "throughput": {
+            "documents": 4,
+            "one": {"docs_per_second": 1.0},
+            "two": {"docs_per_second": 1.9},
+            "scaling": 1.9,
+        },
+        "api": {
+            "tool": "wrk",
+            "concurrency": 32,
+            "pages": 20,
+            "graphql": {"rps": 300.0, "p50_ms": 9.0, "p99_ms": 30.0},
+            "bare": {"rps": 1000.0, "p50_ms": 3.0, "p99_ms": 9.0},
+            "share_percent": 30.0,
+        },
+        "subscriptions": {
+            "subscribers": 10,
+            "events": 2,
+            "deliveries": 20,
+            "missing": 0,
+            "p50_ms": 5.0,
+            "p99_ms": float("nan"),
+        },
+    }
+    table = report.write(results, tmp_path / "results.json")
+    written = json.loads((tmp_path / "results.json").read_text())
+    met = {t["name"]: t["met"] for t in written["targets"]}
+    assert met == {
+        "time a0-poster.pdf": True,
+        "peak RSS a0-poster.pdf": False,
+        "2 workers vs 1": True,
+        "status query vs bare": False,
+        "PAGE_DONE p99 at 10 subscribers": False,
+    }
+    assert all({"name", "value", "limit", "unit", "met"} <= set(t) for t in written["targets"])
+    assert "| a0-poster.pdf | 2476x3500 |" in table
+    assert "convert: stopped after 10s" in table
