@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
+from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.datastructures import UploadFile
 from strawberry.extensions import (
@@ -17,8 +18,9 @@ from strawberry.extensions import (
     SchemaExtension,
     ValidationCache,
 )
+from strawberry.types import ExecutionContext
 
-from gql.errors import MaskUnexpectedErrors
+from gql.errors import MaskUnexpectedErrors, is_expected
 from gql.mutations import Mutation
 from gql.queries import Query
 from gql.subscriptions import Subscription
@@ -55,9 +57,18 @@ def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     return chosen
 
 
+class Schema(strawberry.Schema):
+    """Logs only unexpected errors: a client's bad id or oversized file is not news."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        super().process_errors([e for e in errors if not is_expected(e)], execution_context)
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema, hardened per settings."""
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
