@@ -75,7 +75,11 @@ def _headers(token: str | None) -> dict[str, str]:
 
 
 def _data(response: httpx.Response) -> dict[str, Any]:
-    body = response.json()
+    try:
+        body = response.json()
+    except ValueError:  # not GraphQL at all, e.g. a proxy's error page
+        response.raise_for_status()
+        raise ClientError(f"not a GraphQL response from {response.url}") from None
     if body.get("errors"):
         raise ClientError("; ".join(e.get("message", str(e)) for e in body["errors"]))
     response.raise_for_status()

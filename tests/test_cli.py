@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from typer.testing import CliRunner, Result
 
 from cli import app
 from settings import get_settings
+from tests.e2e.harness import BIN, PROJECT, Cluster, cluster_env
 
 COMMANDS = [
     [],
@@ -82,3 +88,66 @@ def test_status_reports_an_unreachable_server_without_a_traceback() -> None:
     )
     assert result.exit_code == 1
     assert "error:" in result.output
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`pagemill serve` on the embedded default, in a storage directory of its own."""
+    root = tmp_path_factory.mktemp("cli-server")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
+    env.update(PAGEMILL_STORAGE_DIR=str(root / "storage"), COLUMNS="200")
+    with cluster_env(env, root) as cluster:
+        cluster.start_api()
+        yield cluster
+
+
+def pagemill(cluster: Cluster, *args: str) -> str:
+    result = subprocess.run(
+        [str(BIN / "pagemill"), *args, "--url", cluster.graphql_url],
+        cwd=PROJECT,
+        env=cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr + cluster.log_tail()
+    return result.stdout
+
+
+def test_upload_watch_prints_pages_and_errors(server: Cluster, tmp_path: Path) -> None:
+    image = tmp_path / "photo.png"
+    Image.new("RGB", (800, 600), "teal").save(image)
+    pdf = tmp_path / "two.pdf"
+    pages = [Image.new("RGB", (612, 792), "white"), Image.new("RGB", (792, 612), "grey")]
+    pages[0].save(pdf, save_all=True, append_images=pages[1:], resolution=72.0)
+    text = tmp_path / "notes.pdf"  # a PDF by name only
+    text.write_text("plain text")
+
+    out = pagemill(server, "upload", str(image), str(pdf), str(text), "--watch")
+
+    upload_id = re.search(r"upload (\S+) COMPLETED", out)
+    assert upload_id, out
+    assert "documents 3/3" in out
+    assert re.search(r"photo\.png\s+│ 1\s+│ 800x600\s+│ http://127\.0\.0\.1:\d+/files/", out)
+    assert re.search(r"two\.pdf\s+│ 2\s+│ \d+x\d+", out)
+    assert re.search(r"notes\.pdf\s+│ UNSUPPORTED_FORMAT", out)
+    status = pagemill(server, "status", upload_id.group(1))
+    assert "800x600" in status and "UNSUPPORTED_FORMAT" in status
+
+
+def test_upload_with_the_same_idempotency_key_returns_the_same_upload(
+    server: Cluster, tmp_path: Path
+) -> None:
+    image = tmp_path / "a.png"
+    Image.new("RGB", (40, 30), "red").save(image)
+    first = pagemill(server, "upload", str(image), "--idempotency-key", "cli-key")
+    again = pagemill(server, "upload", str(image), "--idempotency-key", "cli-key")
+    upload_id = re.search(r"upload (\S+)", first)
+    assert upload_id and upload_id.group(1) in again
+
+
+def test_admin_pause_drain_resume_and_workers(server: Cluster) -> None:
+    assert "'paused': True" in pagemill(server, "admin", "pause")
+    assert "drained" in pagemill(server, "admin", "drain")
+    assert "'paused': False" in pagemill(server, "admin", "resume")
+    assert "worker" in pagemill(server, "admin", "workers")
