@@ -19,18 +19,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from wand.exceptions import (
-    CacheError,
-    CorruptImageWarning,
-    PolicyError,
-    ResourceLimitError,
-    WandException,
-)
-from wand.image import Image
+if TYPE_CHECKING:
+    from tasks.pdfinfo import PdfDocument
 
-from tasks.pdfinfo import PasswordRequired, PdfDocument, UnreadablePdf, open_pdf
+# Wand and pikepdf are imported where they are needed: each conversion is a fresh process,
+# and importing both costs ~0.6 s of CPU there while a PDF needs only pikepdf, an image only
+# Wand.
 
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -166,6 +162,8 @@ def _convert_pdf(
     on_count: Callable[[int], None],
     on_page: Callable[[PageResult], None],
 ) -> int:
+    from tasks.pdfinfo import PasswordRequired, UnreadablePdf, open_pdf
+
     try:
         with open_pdf(source) as pdf:
             count = pdf.page_count
@@ -212,6 +210,8 @@ def _run_dpi(run: list[int], sizes: list[Size], limits: Limits) -> float:
 
 def _page_sizes(pdf: PdfDocument, count: int, limits: Limits) -> tuple[list[Size], int | None]:
     """Sizes of the readable leading pages and the first unreadable page number, if any."""
+    from tasks.pdfinfo import UnreadablePdf
+
     sizes: list[Size] = []
     for number in range(1, count + 1):
         try:
@@ -341,6 +341,8 @@ def _ppm_to_png(stream: IO[bytes], expected: tuple[int, int], final: Path, limit
     tmp = final.with_name(final.name + ".tmp")
     if (width, height) != expected:
         # Ghostscript's rounding of the page size can differ by a pixel: resize exactly.
+        from wand.image import Image
+
         raw = _read_exact(stream, width * height * 3)
         blob = b"P6\n%d %d\n255\n" % (width, height) + raw
         with Image(blob=blob, format="ppm") as img:
@@ -383,6 +385,8 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _convert_image(source: Path, kind: str, pages_dir: Path, limits: Limits) -> PageResult:
+    from wand.exceptions import CorruptImageWarning, WandException
+
     coder = "png" if kind == "png" else "jpeg"
     final = page_path(pages_dir, 1)
     tmp = final.with_name(final.name + ".tmp")
@@ -402,6 +406,8 @@ def _convert_image(source: Path, kind: str, pages_dir: Path, limits: Limits) -> 
 
 
 def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[int, int]:
+    from wand.image import Image
+
     raw_width, raw_height, swapped = _ping(source, coder, limits)
     if coder == "jpeg":
         _check_jpeg_complete(source)
@@ -432,6 +438,8 @@ def _ping(source: Path, coder: str, limits: Limits) -> tuple[int, int, bool]:
     """Raw width, height and whether EXIF swaps them, checked before any pixel is decoded."""
     width, height = header_size(source, coder)
     _check_image_size(width, height, limits)
+    from wand.image import Image
+
     with Image.ping(filename=f"{coder}:{source}") as probe:
         swapped = probe.orientation in SWAPPED_ORIENTATIONS
     return width, height, swapped
@@ -526,6 +534,8 @@ _EXHAUSTED = re.compile(r"cache resources exhausted|memory allocation failed", r
 
 
 def _wand_error(exc: BaseException) -> ConversionError:
+    from wand.exceptions import CacheError, PolicyError, ResourceLimitError
+
     text = str(exc)
     if isinstance(exc, MemoryError) or _EXHAUSTED.search(text):
         return ConversionError("RESOURCE_LIMIT", f"out of memory decoding the image: {text}")
