@@ -262,7 +262,8 @@ def worker(
     """Run conversion workers fed by the Redis broker."""
     from tasks.worker import main  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
-    main(processes=processes)
+    if status := main(processes=processes):
+        raise typer.Exit(status)
 
 
 @app.command()
