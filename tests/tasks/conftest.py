@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from settings import get_settings
 from tasks.child import magick_environment
 from tests.fixtures.make import make_all
 
-os.environ.update(magick_environment(magick_memory_mb=256, magick_disk_mb=1024, threads=1))
+_settings = get_settings()
+os.environ.update(
+    magick_environment(_settings.magick_memory_mb, _settings.magick_disk_mb, _settings.thread_limit)
+)
 
 
 @pytest.fixture(scope="session")

@@ -206,6 +206,14 @@ def test_exif_orientation_is_applied(inputs: dict[str, Path], tmp_path: Path) ->
     assert on_disk(page).getexif().get(0x0112) in (None, 1)
 
 
+def test_exif_rotated_big_jpeg_is_decoded_small_and_fits(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    (page,) = render(inputs["big_exif_jpeg"], tmp_path).pages
+    assert (page.width, page.height) == image_fit(3000, 4800)  # stored 4800x3000
+    on_disk(page)
+
+
 def test_cmyk_jpeg_comes_out_rgb_with_sane_colours(inputs: dict[str, Path], tmp_path: Path) -> None:
     (page,) = render(inputs["cmyk_jpeg"], tmp_path).pages
     image = on_disk(page)
