@@ -200,3 +200,14 @@ async def test_retry_of_a_pending_document_is_refused(client: httpx.AsyncClient)
     again = await graphql(client, retry, {"id": failed["id"]})
     assert again["errors"][0]["extensions"]["code"] in ("BAD_USER_INPUT",)
     await wait_terminal(client, created["id"])
+
+
+async def test_urls_use_the_public_url_when_set(db: str) -> None:
+    from tests.gql.conftest import make_app
+
+    app = make_app(public_url="https://pages.example.com/")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://internal") as c:
+        created = await create(c, [("a.png", png())])
+    url = created["documents"][0]["original"]["url"]
+    assert url == f"https://pages.example.com/files/{created['documents'][0]['original']['path']}"
