@@ -35,6 +35,7 @@ Token = Annotated[
 ]
 WS_PING_SECONDS = 20.0  # keepalive for graphql-transport-ws, which has no ping of its own
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
+RECONNECTS = 5  # a dropped subscription resumes after the last sequence seen
 
 CREATE_UPLOAD = """mutation($files: [File!]!, $key: String) {
   createUpload(files: $files, idempotencyKey: $key) { id status documents { id filename } } }"""
@@ -42,7 +43,7 @@ UPLOAD_STATUS = """query($id: ID!) { upload(id: $id) {
   id status documentCount pageCount createdAt finishedAt archiveUrl
   documents { id index filename status pageCount errorCode errorMessage
     pages { number width height url } } } }"""
-UPLOAD_EVENTS = """subscription($id: ID!) { uploadEvents(id: $id) {
+UPLOAD_EVENTS = """subscription($id: ID!, $after: Int) { uploadEvents(id: $id, after: $after) {
   sequence kind uploadStatus documentId documentStatus pagesDone pageCount errorCode } }"""
 PROCESSING = "paused pendingDocuments inProgressDocuments activeWorkers"
 WORKERS = "query { workers { id host pid heartbeatAt currentDocument conversionsDone rssBytes } }"
@@ -116,20 +117,21 @@ def _ws_url(url: str) -> str:
     return "ws" + url.removeprefix("http") if url.startswith("http") else url
 
 
-async def watch_events(url: str, upload_id: str, token: str | None, on_event: Any) -> None:
-    """Follow uploadEvents over graphql-transport-ws until the server completes the stream."""
+Handler = Callable[[dict[str, Any]], None]
+
+
+async def _subscribe(url: str, variables: dict[str, Any], token: str | None, on: Handler) -> None:
     # The token goes in the handshake's headers, where the API's guard reads it.
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    init = {"type": "connection_init", "payload": {}}
     async with websockets.connect(
         _ws_url(url),
         subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
         additional_headers=headers,
     ) as ws:
-        await ws.send(json.dumps(init))
+        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
         if json.loads(await ws.recv()).get("type") != "connection_ack":
             raise ClientError("server refused the WebSocket connection")
-        query = {"query": UPLOAD_EVENTS, "variables": {"id": upload_id}}
+        query = {"query": UPLOAD_EVENTS, "variables": variables}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
         async for raw in ws:
             message = json.loads(raw)
@@ -139,11 +141,30 @@ async def watch_events(url: str, upload_id: str, token: str | None, on_event: An
             elif kind == "next":
                 if message["payload"].get("errors"):
                     raise ClientError(str(message["payload"]["errors"]))
-                on_event(message["payload"]["data"]["uploadEvents"])
+                on(message["payload"]["data"]["uploadEvents"])
             elif kind == "error":
                 raise ClientError(str(message.get("payload")))
             elif kind == "complete":
                 return
+        raise websockets.ConnectionClosedError(None, None)
+
+
+async def watch_events(url: str, upload_id: str, token: str | None, on: Handler) -> None:
+    """Follow uploadEvents until the server completes the stream, resuming after drops."""
+    seen: dict[str, int | None] = {"after": None}
+
+    def track(event: dict[str, Any]) -> None:
+        seen["after"] = event["sequence"]
+        on(event)
+
+    for attempt in range(RECONNECTS + 1):
+        try:
+            await _subscribe(url, {"id": upload_id, **seen}, token, track)
+            return
+        except (websockets.ConnectionClosedError, OSError):
+            if attempt == RECONNECTS:
+                raise
+            await asyncio.sleep(1.0 + attempt)  # e.g. an API replica restarting
 
 
 class ProgressView:
@@ -175,7 +196,8 @@ class ProgressView:
 
     def render(self) -> None:
         """Redraw the bar; its total stays open until every page count is known."""
-        counts = [count for _, count in self.pages.values()]
+        # A document that failed before counting its pages adds none.
+        counts = [0 if c is None and d in self.done else c for d, (_, c) in self.pages.items()]
         known = len(counts) == self.documents and None not in counts
         total = sum(c or 0 for c in counts) if known else None
         done = sum(d for d, _ in self.pages.values())

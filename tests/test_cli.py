@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -9,12 +10,16 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
+from rich.progress import Progress
 from typer.testing import CliRunner, Result
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
-from cli import app
+from cli import ProgressView, app, watch_events
 from settings import get_settings
 from tests.e2e.harness import BIN, PROJECT, Cluster, cluster_env
 
@@ -151,3 +156,45 @@ def test_admin_pause_drain_resume_and_workers(server: Cluster) -> None:
     assert "drained" in pagemill(server, "admin", "drain")
     assert "'paused': False" in pagemill(server, "admin", "resume")
     assert "worker" in pagemill(server, "admin", "workers")
+
+
+async def test_watch_resumes_after_a_dropped_connection() -> None:
+    subscriptions: list[dict[str, Any]] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.subprotocol == "graphql-transport-ws"
+        assert json.loads(await ws.recv())["type"] == "connection_init"
+        await ws.send(json.dumps({"type": "connection_ack"}))
+        variables = json.loads(await ws.recv())["payload"]["variables"]
+        subscriptions.append(variables)
+        if len(subscriptions) == 1:
+            await ws.send(json.dumps(next_message(1)))
+            return  # dropped without `complete`
+        await ws.send(json.dumps(next_message(2)))
+        await ws.send(json.dumps({"id": "1", "type": "complete"}))
+
+    seen: list[int] = []
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with serve(handler, "127.0.0.1", 0, subprotocols=protocols) as srv:
+        port = next(iter(srv.sockets)).getsockname()[1]
+        url = f"http://127.0.0.1:{port}/graphql"
+        await watch_events(url, "u1", None, lambda event: seen.append(event["sequence"]))
+    assert seen == [1, 2]
+    assert subscriptions == [{"id": "u1", "after": None}, {"id": "u1", "after": 1}]
+
+
+def next_message(sequence: int) -> dict[str, Any]:
+    event = {"sequence": sequence, "kind": "PAGE_DONE", "documentId": "d1"}
+    return {"id": "1", "type": "next", "payload": {"data": {"uploadEvents": event}}}
+
+
+def test_progress_counts_a_document_that_failed_before_counting_pages() -> None:
+    with Progress() as progress:
+        view = ProgressView(progress, documents=2)
+        view.on_event({"kind": "PAGE_DONE", "documentId": "a", "pagesDone": 2, "pageCount": 3,
+                       "documentStatus": "IN_PROGRESS"})  # fmt: skip
+        view.on_event({"kind": "DOCUMENT_FAILED", "documentId": "b", "pagesDone": 0,
+                       "pageCount": None, "documentStatus": "FAILED"})  # fmt: skip
+        task = progress.tasks[0]
+        assert (task.completed, task.total) == (2, 3)
+        assert task.description.startswith("documents 1/2")
