@@ -263,6 +263,14 @@ def test_image_side_limit_is_too_large(inputs: dict[str, Path], tmp_path: Path) 
     assert "6000x4000" in error.message and "5000" in error.message
 
 
+def test_image_wider_than_imagemagick_allows_is_too_large(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    error = failure(inputs["wide_png"], tmp_path)
+    assert error.code == "TOO_LARGE"
+    assert "20000x100" in error.message and "16000" in error.message
+
+
 @pytest.mark.parametrize("name", ["truncated_jpeg", "truncated_png"])
 def test_truncated_images_are_corrupt(inputs: dict[str, Path], tmp_path: Path, name: str) -> None:
     assert failure(inputs[name], tmp_path).code == "CORRUPT_FILE"
