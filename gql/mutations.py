@@ -79,6 +79,9 @@ class Mutation:
         except intake.TooLarge as exc:
             intake.discard(incoming)
             raise PayloadTooLarge(str(exc)) from None
+        except BaseException:
+            intake.discard(incoming)
+            raise
         row = await intake.create_upload(incoming, idempotency_key, storage, ctx.settings)
         UPLOADS_CREATED.inc()
         DOCUMENTS_CREATED.inc(row.document_count)

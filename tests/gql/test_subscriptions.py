@@ -196,3 +196,33 @@ async def test_disconnect_releases_the_subscription(server: str, client: httpx.A
 
 async def _no_listeners(bus: Any, upload_id: uuid.UUID) -> bool:
     return bool(bus.listener_count(upload_id) == 0)
+
+
+async def test_configured_origins_may_open_websockets(app: Any) -> None:
+    port = free_port()
+    allowed = make_app(allowed_origins=["https://console.example"])
+    config = uvicorn.Config(
+        allowed, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    try:
+        await wait_for(lambda: _started(instance), "uvicorn to start", timeout=30)
+        protocols = [websockets.Subprotocol("graphql-transport-ws")]
+        url = f"ws://127.0.0.1:{port}/graphql"
+        origin = websockets.Origin("https://console.example")
+        async with websockets.connect(url, subprotocols=protocols, origin=origin) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+        same = websockets.Origin(f"http://127.0.0.1:{port}")
+        async with websockets.connect(url, subprotocols=protocols, origin=same) as ws:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            assert json.loads(await ws.recv())["type"] == "connection_ack"
+        with pytest.raises(websockets.InvalidStatus):
+            async with websockets.connect(
+                url, subprotocols=protocols, origin=websockets.Origin("https://other.example")
+            ):
+                pass
+    finally:
+        instance.should_exit = True
+        await task
