@@ -121,6 +121,24 @@ def test_pdf_pages_keep_order_and_fit_the_box(inputs: dict[str, Path], tmp_path:
         assert image.getpixel((0, 0)) == (255, 255, 255)  # on white
 
 
+def ink(image: Image.Image, box: tuple[float, float, float, float]) -> int:
+    """Dark pixels inside a box given in fractions of the image size."""
+    w, h = image.size
+    part = image.convert("L").crop(
+        (int(box[0] * w), int(box[1] * h), int(box[2] * w), int(box[3] * h))
+    )
+    return sum(part.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
+
+
+def test_rotate_90_turns_the_page_clockwise(inputs: dict[str, Path], tmp_path: Path) -> None:
+    pages = render(inputs["mixed_pdf"], tmp_path).pages
+    upright, turned = on_disk(pages[0]), on_disk(pages[2])
+    # Text lines run from the left margin to the middle of the upright page: turned
+    # clockwise, the left side goes to the top.
+    assert ink(upright, (0.05, 0.05, 0.5, 0.95)) > 10 * ink(upright, (0.6, 0.05, 0.95, 0.95))
+    assert ink(turned, (0.05, 0.05, 0.95, 0.5)) > 10 * ink(turned, (0.05, 0.6, 0.95, 0.95))
+
+
 def test_pdf_page_shows_crop_box_clipped_to_media_box_and_rotated(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:
