@@ -184,8 +184,11 @@ async def _drain(proc: asyncio.subprocess.Process, keep: bytearray) -> None:
 async def _finish_drain(drain: asyncio.Task[None]) -> None:
     try:
         await asyncio.wait_for(asyncio.shield(drain), timeout=5)
-    except (TimeoutError, asyncio.CancelledError):
+    except TimeoutError:
         drain.cancel()
+    except asyncio.CancelledError:
+        drain.cancel()
+        raise
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
