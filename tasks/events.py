@@ -70,13 +70,20 @@ async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str
         yield await queue.get()
 
 
+MAX_CONNECTIONS = 10_000  # Redis's own default maxclients
+
+
 class RedisBus:
     """Events between processes and hosts over Redis pub/sub, one channel per upload."""
 
     def __init__(self, url: str, prefix: str) -> None:
         self.prefix = prefix
         self.client_name = f"{prefix}:events"
-        self._client: aioredis.Redis = aioredis.from_url(url, client_name=self.client_name)
+        # Each live subscription holds a pooled connection for its pub/sub; redis-py 8 caps
+        # the pool at 100 by default, which refused the 101st subscriber of an API process.
+        self._client: aioredis.Redis = aioredis.from_url(
+            url, client_name=self.client_name, max_connections=MAX_CONNECTIONS
+        )
 
     def channel(self, upload_id: UUID) -> str:
         """The pub/sub channel of one upload."""
