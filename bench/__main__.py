@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import platform
 import shutil
@@ -19,6 +20,7 @@ from bench.measure import MiB
 
 PROJECT = Path(__file__).resolve().parents[1]
 INPUTS = PROJECT / "scratch" / "bench" / "inputs"
+PROFILE = PROJECT / "bench" / "profile.json"
 # Debian packages of the raw tools the benchmark compares against, installed when missing.
 TOOLS = {"vipsthumbnail": "libvips-tools", "wrk": "wrk"}
 
@@ -95,7 +97,9 @@ async def service(quick: bool) -> dict[str, Any]:
     batch = inputs.small_batch(INPUTS / f"v{inputs.VERSION}" / "small", 40 if quick else 200)
     letter = inputs.large_inputs(INPUTS)[0]
     out: dict[str, Any] = {}
-    async with cluster() as running:
+    logs = PROJECT / "scratch" / "bench" / "logs" / dt.datetime.now(dt.UTC).strftime("%H%M%S")
+    log(f"process logs under {logs}")
+    async with cluster(logs) as running:
         log(f"throughput: {len(batch)} small images")
         one, two = await throughput(running, batch, log)
         out["throughput"] = {
@@ -139,11 +143,22 @@ async def service(quick: bool) -> dict[str, Any]:
     return out
 
 
+def _profile() -> int:
+    from bench.profile import profile_all
+
+    profiles = profile_all(inputs.large_inputs(INPUTS), log)
+    PROFILE.write_text(json.dumps(profiles, indent=2) + "\n")
+    log(f"wrote {PROFILE}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, small batch")
     parser.add_argument("--only", default="conversion,service", help="parts to run")
-    parser.add_argument("--profile", action="store_true", help="also profile the engine per input")
+    parser.add_argument(
+        "--profile", action="store_true", help=f"only profile the engine per input into {PROFILE}"
+    )
     args = parser.parse_args()
     parts = set(args.only.split(","))
     started = time.monotonic()
@@ -156,16 +171,14 @@ def main() -> int:
         },
     }
     ensure_tools()
+    if args.profile:
+        return _profile()
     log("generating inputs (cached under scratch/bench/inputs)")
     inputs.large_inputs(INPUTS)
     if "conversion" in parts:
         results["conversion"] = conversion(args.quick)
     if "service" in parts:
         results.update(asyncio.run(service(args.quick)))
-    if args.profile:
-        from bench.profile import profile_all
-
-        results["profile"] = profile_all(inputs.large_inputs(INPUTS), log)
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.monotonic() - started, 1)
     results["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

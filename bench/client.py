@@ -53,7 +53,10 @@ async def query(graphql_url: str, text: str, variables: dict[str, Any]) -> dict[
 
 async def subscribe(ws_url: str) -> ClientConnection:
     """An open graphql-transport-ws connection, acknowledged."""
-    ws = await websockets.connect(ws_url, subprotocols=PROTOCOL, max_queue=None, open_timeout=60)
+    # No keepalive pings: a busy host would close healthy connections mid-measurement.
+    ws = await websockets.connect(
+        ws_url, subprotocols=PROTOCOL, max_queue=None, open_timeout=120, ping_interval=None
+    )
     await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
     ack = json.loads(await ws.recv())
     if ack.get("type") != "connection_ack":

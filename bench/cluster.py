@@ -42,7 +42,7 @@ class Cluster:
     """pagemill processes sharing one database, Redis prefix and storage directory."""
 
     env: dict[str, str]
-    root: Path
+    root: Path  # process logs
     port: int = 0
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
@@ -169,8 +169,9 @@ async def _clear_redis(prefix: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def cluster() -> AsyncIterator[Cluster]:
-    """A migrated database, a Redis prefix and the API, all removed at the end."""
+async def cluster(logs: Path) -> AsyncIterator[Cluster]:
+    """A migrated database, a Redis prefix and the API, all removed at the end (process
+    logs are kept under `logs`)."""
     run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
     db = f"pagemill_bench_{run_id}"
     prefix = f"pagemill-bench-{run_id}"
@@ -186,7 +187,8 @@ async def cluster() -> AsyncIterator[Cluster]:
             PAGEMILL_LOG_LEVEL="WARNING",
             PAGEMILL_MAX_FILES="2000",
         )
-        running = Cluster(env=env, root=Path(tmp))
+        logs.mkdir(parents=True, exist_ok=True)
+        running = Cluster(env=env, root=logs)
         try:
             await asyncio.to_thread(running.run, "migrate")
             await asyncio.to_thread(running.start_api)

@@ -22,17 +22,27 @@ from bench.raw import PROJECT, child_env, child_job
 TOP = 8
 
 
+def _name(frame: str) -> str:
+    """`function (file.py)`: the frame without directory and line number."""
+    function, _, where = frame.partition(" (")
+    if not where:
+        return function
+    return f"{function} ({where.rstrip(')').rsplit('/', 1)[-1].split(':')[0]})"
+
+
 def _engine_step(frames: list[str]) -> str:
-    """The innermost frame in pagemill's own code: the step a sample is charged to."""
+    """The innermost frame in pagemill's own code (the step a sample is charged to), or
+    "imports" while modules load."""
+    if any("_find_and_load" in f for f in frames):
+        return "imports"
     for frame in reversed(frames):
-        if "tasks/" in frame or "tasks." in frame:
-            return frame.split(" (")[0] + " (" + frame.rsplit("/", 1)[-1]
-    return "startup/imports" if any("<module>" in f for f in frames) else "other"
+        if "(tasks/" in frame or "/tasks/" in frame:
+            return _name(frame)
+    return "interpreter"
 
 
 def _leaf(frames: list[str]) -> str:
-    leaf = frames[-1] if frames else "?"
-    return leaf.split(" (")[0] + (f" ({leaf.rsplit('/', 1)[-1]}" if "/" in leaf else "")
+    return _name(frames[-1]) if frames else "?"
 
 
 def summarise(collapsed: str) -> dict[str, Any]:

@@ -30,7 +30,7 @@ MAX_DENSITY = 300.0
 # the fastest: they are not run again, which keeps `make bench` within its time budget.
 SCREEN_FACTOR = 1.5
 # A raw tool's first run is stopped past this multiple of the fastest run seen on the input.
-STOP_FACTOR = 2.5
+STOP_FACTOR = 2.0
 MIN_STOP_SECONDS = 10.0
 # Debian's policy forbids ImageMagick's PDF coder; a policy under $HOME (read last) lifts it
 # for the benchmark's own `convert` runs without touching the system file.
