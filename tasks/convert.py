@@ -15,7 +15,7 @@ from uuid import UUID
 from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Page, Status
 from settings import Settings, get_settings
-from tasks import control, pipeline
+from tasks import control, dedupe, pipeline
 from tasks.broker import broker, is_embedded
 from tasks.engine import PageResult, sniff
 from tasks.events import get_bus
@@ -113,6 +113,8 @@ async def process_document(document_id: UUID, settings: Settings) -> None:
         )
         logger.info("processing paused: document %s stays pending", document_id)
         return
+    if await dedupe.wait_for_source(document_id, settings, kick):
+        return
     owner = f"{WORKER_ID}:{uuid.uuid4().hex[:8]}"
     doc, events = await pipeline.start_document(document_id, owner, settings)
     if doc is None:
@@ -169,6 +171,9 @@ async def finish_upload(upload_id: UUID) -> None:
 
 
 async def _run(doc: Document, owner: str, settings: Settings) -> pipeline.Finish | None:
+    handled, reused = await dedupe.reuse(doc, owner, settings, publish)
+    if handled:
+        return reused
     storage = LocalStorage(settings.storage_dir)
     upload_id = pipeline.upload_id_of(doc)
     source = _original(storage, doc.original_path)

@@ -38,6 +38,9 @@ EXTENSIONS = {"pdf": "pdf", "png": "png", "jpeg": "jpg", "zip": "zip"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PDF_SNIFF_BYTES = 1024  # Acrobat accepts %PDF- anywhere in the first 1024 bytes
 GHOSTSCRIPT = "gs"
+# What Ghostscript says when the address-space cap it inherits is too small for it: its
+# own allocator's VMerror, or the loader failing to map a shared library.
+GS_MEMORY_MARKERS = ("VMerror", "failed to map segment", "Cannot allocate memory")
 IDAT_CHUNK = 1 << 20
 # EXIF orientations 5-8 are displayed with width and height swapped.
 SWAPPED_ORIENTATIONS = {"left_top", "right_top", "right_bottom", "left_bottom"}
@@ -309,7 +312,7 @@ def _finish(proc: subprocess.Popen[bytes], *, kill: bool) -> int | None:
 
 def _raise_gs_failure(number: int, returncode: int | None, stderr: bytes) -> None:
     text = stderr.decode("utf-8", "replace")
-    if "VMerror" in text or returncode == -signal.SIGKILL:
+    if returncode == -signal.SIGKILL or any(marker in text for marker in GS_MEMORY_MARKERS):
         raise ConversionError("RESOURCE_LIMIT", f"page {number}: Ghostscript ran out of memory")
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     detail = next((line for line in lines if "rror" in line), f"exit status {returncode}")

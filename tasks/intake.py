@@ -12,7 +12,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Protocol
 from uuid import UUID, uuid4
@@ -25,6 +25,7 @@ from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, EventKind, Status, Upload
 from settings import Settings
 from tasks.convert import enqueue_documents, finish_upload, publish
+from tasks.dedupe import fingerprint
 from tasks.engine import CONTENT_TYPES, EXTENSIONS, sniff
 
 logger = logging.getLogger(__name__)
@@ -253,9 +254,12 @@ def _extract(
     return Planned(info.filename, Path(tmp), size, digest.hexdigest(), None)
 
 
-def place(planned: list[Planned], upload_id: UUID, storage: LocalStorage) -> list[Document]:
+def place(
+    planned: list[Planned], upload_id: UUID, storage: LocalStorage, settings: Settings
+) -> list[Document]:
     """Move each planned file to its final path and build (unsaved) Document rows."""
     now = datetime.now(UTC)
+    settings_fingerprint = fingerprint(settings)
     docs: list[Document] = []
     for index, item in enumerate(planned, start=1):
         doc_id = uuid4()
@@ -281,9 +285,23 @@ def place(planned: list[Planned], upload_id: UUID, storage: LocalStorage) -> lis
                 error_message=item.error[1] if item.error else None,
                 finished_at=now if failed else None,
                 created_at=now,
+                settings_fingerprint=None if failed else settings_fingerprint,
             )
         )
     return docs
+
+
+async def find_idempotent(key: str, settings: Settings) -> Upload | None:
+    """The upload made with this key within the idempotency TTL; an older one lets go of it."""
+    existing = await Upload.get_or_none(idempotency_key=key)
+    if existing is None:
+        return None
+    if existing.created_at >= datetime.now(UTC) - timedelta(seconds=settings.idempotency_ttl):
+        return existing
+    # The key is unique: the expired upload drops it so a new upload can take it.
+    await Upload.filter(id=existing.id, idempotency_key=key).update(idempotency_key=None)
+    logger.info("idempotency key of upload %s expired", existing.id)
+    return None
 
 
 async def _insert(
@@ -319,21 +337,21 @@ async def create_upload(
     planned: list[Planned] = []
     try:
         if idempotency_key is not None:
-            existing = await Upload.get_or_none(idempotency_key=idempotency_key)
+            existing = await find_idempotent(idempotency_key, settings)
             if existing is not None:
                 return existing
         work = tmp_dir(storage)
         for file in files:
             planned += await asyncio.to_thread(plan_file, file, settings, work)
         upload_id = uuid4()
-        docs = await asyncio.to_thread(place, planned, upload_id, storage)
+        docs = await asyncio.to_thread(place, planned, upload_id, storage, settings)
         try:
             upload, events = await _insert(upload_id, idempotency_key, docs)
         except IntegrityError:
             shutil.rmtree(storage.upload_dir(upload_id), ignore_errors=True)
             if idempotency_key is not None:
                 # Two requests raced with one key: the first committed wins.
-                existing = await Upload.get_or_none(idempotency_key=idempotency_key)
+                existing = await find_idempotent(idempotency_key, settings)
                 if existing is not None:
                     return existing
             raise

@@ -124,6 +124,13 @@ async def test_memory_cap_gives_a_retriable_resource_limit(
     assert not list(tmp_path.glob("*.png*"))
 
 
+async def test_ghostscript_starved_of_memory_is_a_resource_limit(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    outcome = await convert(inputs["a4_pdf"], tmp_path, Recorder(), memory_limit_mb=40)
+    assert (outcome.error_code, outcome.retriable) == ("RESOURCE_LIMIT", True)
+
+
 async def test_bomb_is_rejected_within_a_small_memory_cap(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:

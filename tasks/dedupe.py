@@ -1,0 +1,171 @@
+"""Dedupe: content converted recently with the same settings is linked, not converted again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from tortoise.expressions import Q
+
+from models.storage import LocalStorage
+from models.upload import Document, Page, Status
+from settings import Settings
+from tasks import pipeline
+
+logger = logging.getLogger(__name__)
+
+Publish = Callable[[UUID, list[dict[str, Any]]], Awaitable[None]]
+Kick = Callable[[list[UUID]], Awaitable[None]]
+# How often a document waiting for an identical one still converting looks again.
+WAIT_SECONDS = 0.5
+_waiting: set[asyncio.Task[None]] = set()
+
+
+def fingerprint(settings: Settings) -> str:
+    """The conversion settings that decide a page's bytes, as one comparable string."""
+    return (
+        f"side={settings.max_side};dpi={settings.max_density};"
+        f"zlib={settings.png_compression_level};filter={settings.png_filter}"
+    )
+
+
+def _same_content(doc: Document, settings: Settings) -> Q:
+    # Documents without a fingerprint were never offered for dedupe (e.g. made before it).
+    return Q(sha256=doc.sha256, settings_fingerprint=fingerprint(settings)) & ~Q(id=doc.id)
+
+
+async def earlier_running(doc: Document, settings: Settings) -> Document | None:
+    """An identical document queued or converting before this one, which this one waits for."""
+    if doc.settings_fingerprint is None or not doc.sha256:
+        return None
+    # (created_at, id) orders documents totally, so of two identical ones exactly one waits.
+    earlier = Q(created_at__lt=doc.created_at) | Q(created_at=doc.created_at, id__lt=doc.id)
+    return (
+        await Document.filter(
+            _same_content(doc, settings), earlier, status__in=(Status.PENDING, Status.IN_PROGRESS)
+        )
+        .order_by("created_at", "id")
+        .first()
+    )
+
+
+async def completed_source(doc: Document, settings: Settings) -> Document | None:
+    """The latest identical document completed within the dedupe window, if any."""
+    if doc.settings_fingerprint is None or not doc.sha256:
+        return None
+    since = pipeline.now() - timedelta(seconds=settings.dedupe_window)
+    return (
+        await Document.filter(
+            _same_content(doc, settings), status=Status.COMPLETED, finished_at__gte=since
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> bool:
+    """Defer a PENDING document while an identical earlier one converts; True if deferred."""
+    doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
+    if doc is None:
+        return False
+    source = await earlier_running(doc, settings)
+    if source is None:
+        return False
+    # Left PENDING: queued again shortly; the sweeper does it if this process goes away.
+    until = pipeline.now() + timedelta(seconds=max(settings.lease_seconds, 4 * WAIT_SECONDS))
+    await Document.filter(id=document_id, status=Status.PENDING).update(lease_expires=until)
+    logger.info("document %s waits for identical document %s", document_id, source.id)
+    task = asyncio.create_task(_kick_later(document_id, kick))
+    _waiting.add(task)
+    task.add_done_callback(_waiting.discard)
+    return True
+
+
+async def _kick_later(document_id: UUID, kick: Kick) -> None:
+    await asyncio.sleep(WAIT_SECONDS)
+    try:
+        await kick([document_id])
+    except Exception:
+        logger.warning("re-queueing waiting document %s failed", document_id, exc_info=True)
+
+
+async def reuse(
+    doc: Document, owner: str, settings: Settings, publish: Publish
+) -> tuple[bool, pipeline.Finish | None]:
+    """Give a started document the pages of an identical completed one.
+
+    Returns (handled, finish): handled False means convert as usual; a None finish means the
+    document stopped being ours (cancelled) while its pages were being linked.
+    """
+    mine = fingerprint(settings)
+    if doc.settings_fingerprint is not None and doc.settings_fingerprint != mine:
+        # This worker's settings make the pages: they are what later matches compare with.
+        await Document.filter(id=doc.id).update(settings_fingerprint=mine)
+        doc.settings_fingerprint = mine
+    source = await completed_source(doc, settings)
+    if source is None:
+        return False, None
+    pages = await Page.filter(document_id=source.id).order_by("number")
+    if len(pages) != source.page_count:
+        return False, None
+    storage = LocalStorage(settings.storage_dir)
+    try:
+        return True, await _link_pages(doc, source, pages, owner, settings, storage, publish)
+    except FileNotFoundError:
+        logger.warning("pages of %s are gone; converting %s instead", source.id, doc.id)
+        return False, None
+
+
+async def _link_pages(
+    doc: Document,
+    source: Document,
+    pages: list[Page],
+    owner: str,
+    settings: Settings,
+    storage: LocalStorage,
+    publish: Publish,
+) -> pipeline.Finish | None:
+    upload_id = pipeline.upload_id_of(doc)
+    target_dir = storage.pages_dir(upload_id, doc.id)
+    await Document.filter(id=doc.id).update(deduplicated_from=source.id)
+    await pipeline.set_page_count(doc.id, owner, len(pages))
+    for page in pages:
+        target = target_dir / Path(page.path).name
+        await asyncio.to_thread(_link, storage.root / page.path, target)
+        try:
+            events = await pipeline.record_page(
+                doc.id,
+                owner,
+                settings,
+                number=page.number,
+                width=page.width,
+                height=page.height,
+                path=storage.relative(target),
+                size_bytes=page.size_bytes,
+            )
+        except pipeline.LeaseLost:
+            return None
+        await publish(upload_id, events)
+    logger.info("document %s reuses %d pages of %s", doc.id, len(pages), source.id)
+    return pipeline.Finish(len(pages), None, None, retriable=False)
+
+
+def _link(source: Path, target: Path) -> None:
+    # A hard link shares the bytes (pages are never modified in place); copy across devices.
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.link")
+    partial.unlink(missing_ok=True)
+    try:
+        os.link(source, partial)
+    except FileNotFoundError:
+        raise
+    except OSError:
+        shutil.copyfile(source, partial)
+    os.replace(partial, target)
