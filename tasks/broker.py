@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from contextlib import aclosing
 
-from taskiq import AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import LockError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from taskiq import AckableMessage, AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
 from settings import Settings, get_settings
@@ -13,6 +21,74 @@ logger = logging.getLogger(__name__)
 
 # The stream only needs to hold messages not yet delivered; acknowledged ones are history.
 STREAM_MAXLEN = 100_000
+RECONNECT_SECONDS = 1.0
+# A lock lost with a restarted Redis cannot be released: the new server no longer has it.
+LOST_CONNECTION = (RedisConnectionError, RedisTimeoutError, OSError, LockError)
+
+
+def reconnecting() -> dict[str, object]:
+    """Connection options that retry a command on a fresh connection: pooled connections go
+    stale when Redis restarts, and redis-py does not retry by default."""
+    return {
+        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
+        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+    }
+
+
+class ReconnectingStreamBroker(RedisStreamBroker):
+    """A RedisStreamBroker whose reader outlives Redis going away.
+
+    taskiq-redis lets the first connection error end `listen()`, which stops the worker
+    process and its running conversions; and a Redis that restarts without its data has no
+    consumer group any more (NOGROUP). Here the reader waits for Redis, declares the group
+    again and runs `on_reset` hooks, since the queued messages were lost with the server.
+    """
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.on_reset: list[Callable[[], Awaitable[None]]] = []
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Messages of the stream, across Redis outages and restarts."""
+        reset = False
+        while True:
+            try:
+                if reset:
+                    await self._declare_consumer_group()
+                    reset = False
+                    await self._run_reset_hooks()
+                async with aclosing(super().listen()) as messages:
+                    async for message in messages:
+                        yield message
+            except LOST_CONNECTION as exc:
+                logger.warning("lost the task stream (%s); reconnecting", exc)
+            except ResponseError as exc:
+                if "NOGROUP" not in str(exc):
+                    raise
+                logger.warning("the task stream was lost with Redis; declaring it again")
+                reset = True
+                continue
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def _run_reset_hooks(self) -> None:
+        for hook in self.on_reset:
+            try:
+                await hook()
+            except Exception:
+                logger.exception("re-queueing after a Redis reset failed")
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:  # noqa: A002
+        ack = super()._ack_generator(id, queue_name)
+
+        async def tolerant_ack() -> None:
+            # A message whose ack is lost is delivered again; the document lease makes that a
+            # no-op, so a Redis outage must not fail the finished task.
+            try:
+                await ack()
+            except (*LOST_CONNECTION, ResponseError) as exc:
+                logger.warning("could not acknowledge message %s: %s", id, exc)
+
+        return tolerant_ack
 
 
 def make_broker(settings: Settings) -> AsyncBroker:
@@ -20,7 +96,7 @@ def make_broker(settings: Settings) -> AsyncBroker:
     new: AsyncBroker
     if settings.redis_url:
         prefix = settings.redis_prefix
-        new = RedisStreamBroker(
+        new = ReconnectingStreamBroker(
             url=settings.redis_url,
             queue_name=f"{prefix}:tasks",
             consumer_group_name=f"{prefix}:workers",
@@ -34,6 +110,7 @@ def make_broker(settings: Settings) -> AsyncBroker:
             idle_timeout=int(max(600.0, 2 * settings.document_timeout) * 1000),
             # A worker killed while holding the autoclaim lock must not block the others forever.
             unacknowledged_lock_timeout=30.0,
+            **reconnecting(),
         )
     else:
         # Tasks run in the API process; conversions still go to a child process each.

@@ -14,6 +14,7 @@ from uuid import UUID
 import redis.asyncio as aioredis
 
 from settings import Settings
+from tasks.broker import reconnecting
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class RedisBus:
         # Each live subscription holds a pooled connection for its pub/sub; redis-py 8 caps
         # the pool at 100 by default, which refused the 101st subscriber of an API process.
         self._client: aioredis.Redis = aioredis.from_url(
-            url, client_name=self.client_name, max_connections=MAX_CONNECTIONS
+            url, client_name=self.client_name, max_connections=MAX_CONNECTIONS, **reconnecting()
         )
 
     def channel(self, upload_id: UUID) -> str:

@@ -133,6 +133,7 @@ async def start_runtime(state: TaskiqState, *, embedded: bool) -> None:
     if not embedded:
         await _open_db()
         _arm_hard_stop(settings)
+        _requeue_on_reset(settings)
     runtime = Runtime(worker_id=WORKER_ID, started_at=datetime.now(UTC))
     runtime.loops = [
         asyncio.create_task(_every(settings.lease_seconds / 3, lambda: _beat(runtime))),
@@ -224,6 +225,21 @@ def _arm_hard_stop(settings: Settings) -> None:
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, chain(signal.getsignal(sig)))
+
+
+def _requeue_on_reset(settings: Settings) -> None:
+    from tasks.broker import ReconnectingStreamBroker, broker
+
+    async def requeue_all() -> None:
+        from tasks.sweeper import sweep
+
+        # Every queued message went with the old Redis: queue each unfinished document again
+        # now rather than after the pending grace period (duplicates find the lease taken).
+        queued = await sweep(settings, pending_after=0)
+        logger.warning("Redis came back empty: %d documents queued again", len(queued))
+
+    if isinstance(broker, ReconnectingStreamBroker) and not broker.on_reset:
+        broker.on_reset.append(requeue_all)
 
 
 async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
