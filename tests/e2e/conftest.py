@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw
 
 from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, RUN_ID
-from tests.e2e.harness import Cluster, cluster_env
+from tests.e2e.harness import Cluster, cluster_env, private_redis
 
 
 def _base_env(storage: Path, **extra: str) -> dict[str, str]:
@@ -26,19 +27,27 @@ def _base_env(storage: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-async def e2e_pg_url() -> AsyncIterator[str]:
-    """A PostgreSQL database of its own for the distributed cluster, dropped afterwards."""
+@asynccontextmanager
+async def _database(name: str) -> AsyncIterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards."""
     import asyncpg  # type: ignore[import-untyped]
 
-    name = f"pagemill_e2e_{RUN_ID}"
     admin = await asyncpg.connect(PG_ADMIN_URL)
     await admin.execute(f'CREATE DATABASE "{name}"')
     await admin.close()
-    yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+    try:
+        yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    finally:
+        admin = await asyncpg.connect(PG_ADMIN_URL)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def e2e_pg_url() -> AsyncIterator[str]:
+    """A PostgreSQL database of its own for the distributed cluster, dropped afterwards."""
+    async with _database(f"pagemill_e2e_{RUN_ID}") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -58,6 +67,74 @@ def distributed(
         cluster.run("migrate")
         cluster.start_api()
         cluster.start_worker()
+        cluster.start_worker()
+        yield cluster
+
+
+def _prefix(name: str) -> str:
+    return f"{os.environ['PAGEMILL_REDIS_PREFIX']}-{name}-{secrets.token_hex(3)}"
+
+
+@pytest.fixture(scope="module")
+async def faults_pg_url() -> AsyncIterator[str]:
+    """The fault-injection cluster's own database."""
+    async with _database(f"pagemill_faults_{RUN_ID}") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def faults(faults_pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """API + two workers on a private redis-server (which tests may kill and restart) and a
+    database of their own, so faults never reach the shared `distributed` cluster."""
+    root = tmp_path_factory.mktemp("faults")
+    lease = os.environ.get("PAGEMILL_FAULTS_LEASE_SECONDS", "5")
+    sweep = os.environ.get("PAGEMILL_FAULTS_SWEEP_INTERVAL", "1")
+    with private_redis(root) as redis:
+        env = _base_env(
+            root / "storage",
+            PAGEMILL_REDIS_URL=redis.url,
+            PAGEMILL_DATABASE_URL=faults_pg_url,
+            PAGEMILL_REDIS_PREFIX=_prefix("faults"),
+            PAGEMILL_LEASE_SECONDS=lease,
+            PAGEMILL_SWEEP_INTERVAL=sweep,
+        )
+        with cluster_env(env, root) as cluster:
+            cluster.redis = redis
+            cluster.run("migrate")
+            cluster.start_api()
+            cluster.start_worker()
+            cluster.start_worker()
+            yield cluster
+
+
+@pytest.fixture(scope="module")
+async def limited_pg_url() -> AsyncIterator[str]:
+    """The resource-limited cluster's own database."""
+    async with _database(f"pagemill_limited_{RUN_ID}") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def limited(
+    limited_pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """API + one worker with a low memory cap, no disk spill, a short per-document timeout
+    and two attempts per document."""
+    root = tmp_path_factory.mktemp("limited")
+    env = _base_env(
+        root / "storage",
+        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
+        PAGEMILL_DATABASE_URL=limited_pg_url,
+        PAGEMILL_REDIS_PREFIX=_prefix("limited"),
+        PAGEMILL_MEMORY_LIMIT_MB="150",
+        # Past its memory limit ImageMagick spills to disk instead of failing: keep that small.
+        PAGEMILL_MAGICK_DISK_MB="64",
+        PAGEMILL_DOCUMENT_TIMEOUT="4",
+        PAGEMILL_MAX_ATTEMPTS="2",
+    )
+    with cluster_env(env, root) as cluster:
+        cluster.run("migrate")
+        cluster.start_api()
         cluster.start_worker()
         yield cluster
 

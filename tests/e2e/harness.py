@@ -35,6 +35,7 @@ class Cluster:
     port: int = 0
     api: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    redis: RedisServer | None = None  # a private server, when the cluster has one
 
     @property
     def url(self) -> str:
@@ -136,3 +137,65 @@ def cluster_env(base: dict[str, str], logs: Path) -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+def restart_api(cluster: Cluster, *, kill: bool = False, timeout: float = 60) -> None:
+    """Stop the API (SIGKILL when `kill`, else SIGTERM) and start it again on the same port."""
+    assert cluster.api is not None
+    _signal_group(cluster.api, signal.SIGKILL if kill else signal.SIGTERM)
+    cluster.api.wait(timeout=30)
+    args = ["serve", "--host", "127.0.0.1", "--port", str(cluster.port)]
+    cluster.api = cluster._spawn("api", args)
+    wait_until(lambda: _healthy(cluster.url), timeout, "API /healthz after restart", cluster)
+
+
+def kill_worker(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a `pagemill worker`'s whole process group (supervisor and taskiq processes)."""
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server keeping nothing on disk, so a restart loses every key."""
+
+    port: int
+    logs: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 20) -> None:
+        """Start redis-server on the port and wait until it answers PING."""
+        log = (self.logs / "redis.log").open("ab")
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._answers, timeout, f"redis-server on port {self.port}")
+
+    def kill(self) -> None:
+        """SIGKILL the server (its data is gone) and wait until it has exited."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
+@contextlib.contextmanager
+def private_redis(logs: Path) -> Iterator[RedisServer]:
+    """A RedisServer on a free port, killed at the end."""
+    server = RedisServer(port=free_port(), logs=logs)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
