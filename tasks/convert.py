@@ -60,7 +60,15 @@ async def enqueue_documents(ids: list[UUID]) -> None:
     """Queue conversions of committed PENDING documents (call after the commit)."""
     settings = get_settings()
     await mark_enqueued(ids, settings)
-    await kick(ids)
+    try:
+        await kick(ids)
+    except Exception:
+        # The documents are committed: mark them due, so the next sweep queues them, and do
+        # not fail the caller (an upload the client retries would be stored twice).
+        logger.warning("queueing %d documents failed; the sweeper will", len(ids), exc_info=True)
+        await Document.filter(id__in=ids, status=Status.PENDING).update(
+            lease_expires=pipeline.now()
+        )
 
 
 async def mark_enqueued(ids: list[UUID], settings: Settings) -> None:
