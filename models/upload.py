@@ -79,11 +79,11 @@ class Document(Model):
     lease_owner = fields.CharField(max_length=128, null=True)
     lease_expires = fields.DatetimeField(null=True, db_index=True)
     deduplicated_from = fields.UUIDField(null=True)
-    # The conversion settings its pages are (to be) made with; None: never deduplicated.
-    settings_fingerprint = fields.CharField(max_length=64, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
+    # The conversion settings its pages are (to be) made with; None: never deduplicated.
+    settings_fingerprint = fields.CharField(max_length=64, null=True)
 
     upload_id: object
     pages: fields.ReverseRelation[Page]

@@ -82,7 +82,8 @@ def sqlite_schema(path: Path) -> Schema:
             indexes = conn.execute(f'pragma index_list("{table}")').fetchall()
             fks = conn.execute(f'pragma foreign_key_list("{table}")').fetchall()
             schema[table] = {
-                "columns": [(c[1], c[2].upper(), c[3], c[5]) for c in columns],
+                # Sorted: SQLite appends added columns, generate_schemas puts foreign keys last.
+                "columns": sorted((c[1], c[2].upper(), c[3], c[5]) for c in columns),
                 "indexes": sorted((i[1], i[2]) for i in indexes),
                 "foreign_keys": sorted((f[2], f[3], f[4], f[6]) for f in fks),
             }
