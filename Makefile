@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help setup services run test lint check schema check-schema migrations \
-	check-migrations bench docker
+	check-migrations openapi check-openapi bench docker
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ lint: setup ## ruff check, ruff format --check, mypy
 	uv run ruff format --check .
 	uv run mypy .
 
-check: check-migrations check-schema ## Fail when generated files drift from the code
+check: check-migrations check-schema check-openapi ## Fail when generated files drift from the code
 
 schema: setup ## Regenerate schema.graphql from the code
 	uv run python -m gql.schema > schema.graphql.tmp
@@ -37,6 +37,14 @@ check-schema: setup ## Fail when schema.graphql differs from the code
 		uv run python -m gql.schema | diff -u schema.graphql - \
 			|| { echo "schema.graphql is stale: run make schema" >&2; exit 1; }; \
 	fi
+
+openapi: setup ## Regenerate openapi.json (the REST face) from the code
+	uv run python -m gql.rest > openapi.json.tmp
+	mv openapi.json.tmp openapi.json
+
+check-openapi: setup ## Fail when openapi.json differs from the code
+	uv run python -m gql.rest | diff -u openapi.json - \
+		|| { echo "openapi.json is stale: run make openapi" >&2; exit 1; }
 
 migrations: setup ## Write the next aerich migration for PostgreSQL and SQLite (NAME=...)
 	uv run python -m models.migrate generate $(or $(NAME),update)

@@ -11,6 +11,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.fastapi import RegisterTortoise
 
+from gql import problems, rest
 from gql.context import make_context_getter
 from gql.files import build_router
 from gql.schema import build_schema
@@ -56,6 +57,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     )
     app.include_router(graphql, prefix="/graphql")
     app.include_router(build_router(settings, storage))
+    app.include_router(rest.build_router(settings, storage))
+    problems.install(app)
     app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.storage = storage

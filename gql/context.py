@@ -31,13 +31,18 @@ class Context(BaseContext):
 
     def file_url(self, path: str) -> str:
         """Absolute download URL of a storage-relative path."""
-        return f"{self.base_url}/files/{path}"
+        return file_url(self.base_url, path)
 
     def get_storage(self) -> LocalStorage:
         """The storage (always set by the context getter)."""
         if self.storage is None:
             self.storage = LocalStorage(self.settings.storage_dir)
         return self.storage
+
+
+def file_url(base_url: str, path: str) -> str:
+    """Absolute download URL of a storage-relative path."""
+    return f"{base_url}/files/{path}"
 
 
 def base_url_of(connection: HTTPConnection, settings: Settings) -> str:

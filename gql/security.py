@@ -9,6 +9,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql.errors import CSRF_BLOCKED, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, error_body
+from gql.problems import MEDIA_TYPE, REST_PREFIX, problem_body
 from settings import Settings
 
 GUARDED_PREFIXES = ("/graphql", "/api/")
@@ -72,7 +73,7 @@ class RequestGuard:
             if scope["type"] == "websocket":
                 await send({"type": "websocket.close", "code": 4401})
             else:
-                await _send_json(send, status, error_body(message, code))
+                await _refuse(scope, send, status, message, code)
             return
         if scope["type"] == "websocket" or scope["method"] != "POST":
             await self.app(scope, receive, send)
@@ -83,7 +84,10 @@ class RequestGuard:
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
         authenticated = bool(token_roles(token, self.settings))
         is_ide_page = (
-            scope["type"] == "http" and scope["method"] == "GET" and not scope.get("query_string")
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and not scope.get("query_string")
+            and not scope["path"].startswith(REST_PREFIX)
         )
         if tokens_enabled(self.settings) and not authenticated and not is_ide_page:
             return 401, "A valid bearer token is required", UNAUTHENTICATED
@@ -129,17 +133,27 @@ class RequestGuard:
         except BodyTooLarge:
             if started:
                 raise
-            await _send_json(send, 413, error_body(_too_large(self.settings), PAYLOAD_TOO_LARGE))
+            await _refuse(scope, send, 413, _too_large(self.settings), PAYLOAD_TOO_LARGE)
 
 
 def _too_large(settings: Settings) -> str:
     return f"Request body over the limit of {settings.max_request_bytes} bytes"
 
 
-async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
+async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
+    # The REST face answers in RFC 9457 problem details, GraphQL in its own error shape.
+    if scope["path"].startswith(REST_PREFIX):
+        await _send_json(send, status, problem_body(status, code, message), MEDIA_TYPE)
+    else:
+        await _send_json(send, status, error_body(message, code))
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], media_type: str = "application/json"
+) -> None:
     payload = json.dumps(body).encode()
     headers = [
-        (b"content-type", b"application/json"),
+        (b"content-type", media_type.encode()),
         (b"content-length", str(len(payload)).encode()),
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})

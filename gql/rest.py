@@ -1,0 +1,187 @@
+"""The REST face for job-style clients: /api/v1/jobs over the same service as GraphQL.
+
+`python -m gql.rest` prints the OpenAPI document (committed as openapi.json).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from gql import service
+from gql.context import base_url_of, file_url
+from gql.errors import NotFound
+from gql.problems import MEDIA_TYPE, NOT_READY, Problem, problem
+from gql.queries import parse_id
+from models import upload as m
+from models.storage import LocalStorage
+from settings import Settings
+
+PREFIX = "/api/v1"
+
+
+class JobCreated(BaseModel):
+    job_id: UUID
+    file_count: int = Field(description="Documents the job holds (zips count their entries)")
+    status_url: str
+
+
+class PageOut(BaseModel):
+    number: int
+    width: int
+    height: int
+    url: str
+
+
+class FileOut(BaseModel):
+    filename: str
+    status: m.Status
+    error_code: m.ErrorCode | None
+    error_message: str | None
+    pdf_url: str | None = Field(description="PDF rendition of an office document, else null")
+    pages: list[PageOut]
+
+
+class JobOut(BaseModel):
+    job_id: UUID
+    status: m.Status
+    created_at: datetime
+    finished_at: datetime | None
+    download_url: str | None = Field(description="Zip of all pages; null until terminal")
+    files: list[FileOut]
+
+
+def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"model": Problem, "content": {MEDIA_TYPE: {"schema": Problem.model_json_schema()}}}
+        for status in statuses
+    }
+
+
+def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
+    """Routes under /api/v1."""
+    router = APIRouter(prefix=PREFIX, tags=["jobs"])
+
+    def job_url(request: Request, upload_id: UUID, suffix: str = "") -> str:
+        return f"{base_url_of(request, settings)}{PREFIX}/jobs/{upload_id}{suffix}"
+
+    @router.post(
+        "/jobs",
+        status_code=202,
+        response_model=JobCreated,
+        responses=_problems(400, 401, 413),
+        summary="Upload files (or one zip) as a job",
+    )
+    async def create_job(
+        request: Request,
+        files: Annotated[list[UploadFile], File(description="PDF, PNG, JPEG, office or zip")],
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JobCreated:
+        row = await service.accept_upload(files, idempotency_key, storage, settings)
+        return JobCreated(
+            job_id=row.id, file_count=row.document_count, status_url=job_url(request, row.id)
+        )
+
+    @router.get(
+        "/jobs/{job_id}",
+        response_model=JobOut,
+        responses=_problems(400, 401, 404),
+        summary="Job status",
+    )
+    async def get_job(request: Request, job_id: str) -> JobOut:
+        row = await _upload(job_id)
+        return await _job(row, request, job_url(request, row.id, "/download"))
+
+    @router.get(
+        "/jobs/{job_id}/download",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"application/zip": {}}, "description": "The job's zip"},
+            **_problems(400, 401, 404, 409),
+        },
+        summary="Download the zip of all pages (with manifest.json)",
+    )
+    async def download_job(job_id: str) -> Response:
+        row = await _upload(job_id)
+        archive = storage.resolve(row.archive_path) if row.archive_path else None
+        if m.Status(row.status) not in m.TERMINAL or archive is None or not archive.is_file():
+            return problem(
+                409,
+                NOT_READY,
+                f"Job {row.id} is {row.status}: its zip is not ready yet",
+                headers={"Retry-After": "1"},
+            )
+        return FileResponse(archive, media_type="application/zip", filename=f"job-{row.id}.zip")
+
+    @router.delete(
+        "/jobs/{job_id}",
+        response_model=JobOut,
+        responses=_problems(400, 401, 404),
+        summary="Cancel a job",
+    )
+    async def cancel_job(request: Request, job_id: str) -> JobOut:
+        row = await service.cancel_upload(parse_id(job_id, "job id"))
+        if row is None:
+            raise NotFound(f"No job {job_id}")
+        return await _job(row, request, job_url(request, row.id, "/download"))
+
+    async def _job(row: m.Upload, request: Request, download_url: str) -> JobOut:
+        base = base_url_of(request, settings)
+        documents = await m.Document.filter(upload_id=row.id).order_by("index")
+        pages = await m.Page.filter(document__upload_id=row.id).order_by("number")
+        by_document: dict[UUID, list[PageOut]] = {}
+        for page in pages:
+            by_document.setdefault(UUID(str(page.document_id)), []).append(
+                PageOut(
+                    number=page.number,
+                    width=page.width,
+                    height=page.height,
+                    url=file_url(base, page.path),
+                )
+            )
+        return JobOut(
+            job_id=row.id,
+            status=m.Status(row.status),
+            created_at=row.created_at,
+            finished_at=row.finished_at,
+            download_url=download_url if m.Status(row.status) in m.TERMINAL else None,
+            files=[_file(doc, base, by_document.get(doc.id, [])) for doc in documents],
+        )
+
+    return router
+
+
+async def _upload(job_id: str) -> m.Upload:
+    row = await m.Upload.get_or_none(id=parse_id(job_id, "job id"))
+    if row is None:
+        raise NotFound(f"No job {job_id}")
+    return row
+
+
+def _file(doc: m.Document, base: str, pages: list[PageOut]) -> FileOut:
+    pdf_path: str | None = getattr(doc, "pdf_path", None)
+    return FileOut(
+        filename=doc.filename,
+        status=m.Status(doc.status),
+        error_code=m.ErrorCode(doc.error_code) if doc.error_code else None,
+        error_message=doc.error_message,
+        pdf_url=file_url(base, pdf_path) if pdf_path else None,
+        pages=pages,
+    )
+
+
+def openapi_document() -> dict[str, Any]:
+    """The service's OpenAPI document, as FastAPI generates it."""
+    from gql.app import create_app
+
+    return create_app(Settings()).openapi()
+
+
+if __name__ == "__main__":
+    print(json.dumps(openapi_document(), indent=2, sort_keys=True))  # noqa: T201
