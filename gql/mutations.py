@@ -53,7 +53,10 @@ class Mutation:
         row = await service.cancel_upload(parse_id(id))
         return Upload.from_model(row, info.context) if row else None
 
-    @strawberry.mutation(description="Convert a FAILED document again (attempts reset)")
+    @strawberry.mutation(
+        description="Convert a FAILED or CANCELLED document again (attempts reset); its upload "
+        "is back in progress"
+    )
     async def retry_document(self, info: Info[Context, None], id: strawberry.ID) -> Document | None:
         document_id = parse_id(id)
         row = await m.Document.get_or_none(id=document_id)
@@ -61,8 +64,8 @@ class Mutation:
             return None
         if not await pipeline.retry_document(document_id):
             raise BadUserInput(
-                f"Document {document_id} is {row.status}: only FAILED documents of uploads "
-                "that were not cancelled can be retried"
+                f"Document {document_id} is {row.status}: only FAILED or CANCELLED documents "
+                "can be retried"
             )
         await enqueue_documents([document_id])
         row = await m.Document.get(id=document_id)

@@ -45,7 +45,7 @@ async def accept_upload(
         raise BadUserInput("The idempotency key must have 1 to 255 characters")
     check_limits(files, settings)
     if idempotency_key is not None:
-        existing = await m.Upload.get_or_none(idempotency_key=idempotency_key)
+        existing = await intake.find_idempotent(idempotency_key, settings)
         if existing is not None:
             return existing
     incoming: list[intake.IncomingFile] = []

@@ -6,10 +6,11 @@ import asyncio
 import json
 import logging
 import os
+import re
 import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 from uuid import UUID
 
@@ -320,14 +321,15 @@ async def cancel_upload(upload_id: UUID) -> Events:
 
 
 async def retry_document(document_id: UUID) -> bool:
-    """Put a FAILED document back to PENDING (attempts reset); the caller enqueues it."""
+    """Put a FAILED or CANCELLED document back to PENDING (attempts reset) and its upload
+    back in progress; the caller enqueues it."""
     async with in_transaction():
-        doc = await Document.get_or_none(id=document_id, status=Status.FAILED)
+        doc = await Document.get_or_none(
+            id=document_id, status__in=(Status.FAILED, Status.CANCELLED)
+        )
         if doc is None:
             return False
         upload = await Upload.get(id=doc.upload_id)
-        if upload.status == Status.CANCELLED:
-            return False
         await Document.filter(id=document_id).update(
             status=Status.PENDING,
             attempts=0,
@@ -389,8 +391,7 @@ def _manifest(
                         "width": page.width,
                         "height": page.height,
                         "size_bytes": page.size_bytes,
-                        # Names inside the zip come from ids and numbers, never client names.
-                        "archive_path": f"{doc.index + 1:04d}-{doc.id}/{page.number:04d}.png",
+                        "archive_path": f"{_archive_dir(doc)}/{page.number:04d}.png",
                     }
                     for page in by_document.get(doc.id, [])
                 ],
@@ -398,6 +399,13 @@ def _manifest(
             for doc in documents
         ],
     }
+
+
+def _archive_dir(doc: Document) -> str:
+    # Client filenames are data: only a stem of safe characters goes into the zip's names.
+    stem = Path(PurePosixPath(doc.filename.replace("\\", "/")).name).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "document"
+    return f"{doc.index:04d}-{safe}"
 
 
 def _write_zip(target: Path, manifest: dict[str, Any], files: list[tuple[Path, str]]) -> None:
