@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import shutil
 import signal
 import struct
 import subprocess
@@ -37,6 +38,9 @@ CONTENT_TYPES = {
 EXTENSIONS = {"pdf": "pdf", "png": "png", "jpeg": "jpg", "zip": "zip"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PDF_SNIFF_BYTES = 1024  # Acrobat accepts %PDF- anywhere in the first 1024 bytes
+PDF_HEADER = b"%PDF-"
+# PostScript and DOS EPS: Ghostscript would run such a file as a program, whatever follows.
+POSTSCRIPT_MAGIC = (b"%!", b"\xc5\xd0\xd3\xc6")
 GHOSTSCRIPT = "gs"
 # What Ghostscript says when the address-space cap it inherits is too small for it: its
 # own allocator's VMerror, or the loader failing to map a shared library.
@@ -97,7 +101,9 @@ def sniff(head: bytes) -> str | None:
         return "jpeg"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         return "zip"
-    if b"%PDF-" in head[:PDF_SNIFF_BYTES]:
+    if head.startswith(POSTSCRIPT_MAGIC):
+        return None  # a PostScript/PDF polyglot is PostScript to Ghostscript
+    if PDF_HEADER in head[:PDF_SNIFF_BYTES]:
         return "pdf"
     return None
 
@@ -172,6 +178,14 @@ def _convert_pdf(
 
     try:
         with open_pdf(source) as pdf:
+            declared = pdf.declared_page_count
+            if declared is not None and declared > limits.max_pages:
+                # Checked before qpdf walks the page tree, which takes seconds for 100k pages.
+                raise ConversionError(
+                    "TOO_LARGE",
+                    f"the page tree declares {declared} pages, "
+                    f"more than the limit of {limits.max_pages}",
+                )
             count = pdf.page_count
             if count < 1:
                 raise ConversionError("CORRUPT_FILE", "the PDF has no pages")
@@ -188,13 +202,30 @@ def _convert_pdf(
     todo = [
         n for n in range(1, len(sizes) + 1) if not (skip(n) and page_path(pages_dir, n).exists())
     ]
-    for run in _runs(todo, sizes, limits):
-        _render_run(source, run, sizes, pages_dir, limits, on_page)
+    with tempfile.TemporaryDirectory(prefix="pagemill-gs-") as private:
+        scratch = Path(private)
+        pdf_source = _from_pdf_header(source, scratch)
+        for run in _runs(todo, sizes, limits):
+            _render_run(pdf_source, run, sizes, pages_dir, limits, on_page, scratch)
     if unreadable is not None:
         raise ConversionError(
             "CORRUPT_FILE", f"page {unreadable} of {count} is unreadable: {len(sizes)} rendered"
         )
     return count
+
+
+def _from_pdf_header(source: Path, scratch: Path) -> Path:
+    """The PDF as Ghostscript must see it: starting at %PDF-. Ghostscript picks its
+    interpreter from the first bytes and would run leading bytes as PostScript."""
+    with source.open("rb") as handle:
+        offset = handle.read(PDF_SNIFF_BYTES).find(PDF_HEADER)
+        if offset <= 0:
+            return source
+        copy = scratch / "source.pdf"
+        handle.seek(offset)
+        with copy.open("wb") as out:
+            shutil.copyfileobj(handle, out)
+    return copy
 
 
 def _runs(numbers: list[int], sizes: list[Size], limits: Limits) -> list[list[int]]:
@@ -264,12 +295,19 @@ def _render_run(
     pages_dir: Path,
     limits: Limits,
     on_page: Callable[[PageResult], None],
+    scratch: Path,
 ) -> None:
     """Renders pages run[0]..run[-1] with one Ghostscript, announcing each once on disk."""
     dpi = _run_dpi(run, sizes, limits)
+    # -dSAFER still lets Ghostscript write in its temporary directory: make that a private
+    # one, removed after the document.
+    env = {**os.environ, "TMPDIR": str(scratch), "TEMP": str(scratch)}
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            _gs_command(source, run[0], run[-1], dpi), stdout=subprocess.PIPE, stderr=errors
+            _gs_command(source, run[0], run[-1], dpi),
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            env=env,
         )
         pixels: IO[bytes] = proc.stdout  # type: ignore[assignment]  # PIPE: never None
         number = run[0]

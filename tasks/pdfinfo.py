@@ -35,6 +35,15 @@ class PdfDocument:
         except Exception as exc:  # qpdf raises its own error types for a broken page tree
             raise UnreadablePdf(f"page tree unreadable: {exc}") from exc
 
+    @property
+    def declared_page_count(self) -> int | None:
+        """The /Count of the page tree root, read without walking the tree (may lie)."""
+        try:
+            value = self._pdf.Root.Pages.get("/Count")
+            return int(value) if value is not None else None
+        except Exception:  # noqa: BLE001 - a damaged root is judged by page_count instead
+            return None
+
     def page_size(self, number: int) -> tuple[float, float]:
         """Displayed (width, height) in points of page `number` (1-based)."""
         try:
@@ -84,7 +93,9 @@ def _box(value: Any) -> tuple[float, float, float, float] | None:
 def open_pdf(path: Path) -> Iterator[PdfDocument]:
     """Opens a PDF with an empty password (owner-password-only files open fine)."""
     try:
-        pdf = pikepdf.open(path)
+        # Inherited attributes are looked up per page (_inherited): pushing them down to every
+        # page at open walks the whole page tree, seconds for a hostile 100,000-page file.
+        pdf = pikepdf.open(path, inherit_page_attributes=False)
     except pikepdf.PasswordError as exc:
         raise PasswordRequired(str(exc)) from exc
     except Exception as exc:  # PdfError and friends: not a PDF qpdf can recover
