@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     memory_limit_mb: int = 512  # hard address-space cap of a conversion child
     magick_memory_mb: int = 256  # ImageMagick pixel cache in RAM before spilling
     magick_disk_mb: int = 1024
+    office_timeout: float = 120.0  # seconds for LibreOffice to make an office document's PDF
+    office_memory_limit_mb: int = 2048  # address-space cap while LibreOffice runs
     max_attempts: int = 2  # conversions killed by limits or crashes are retried this often
     embedded_concurrency: int = 2  # conversions at once in the embedded default
 
