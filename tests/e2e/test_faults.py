@@ -353,8 +353,8 @@ async def test_duplicate_delivery_while_running_renders_nothing_twice(
 
 async def test_redis_restart_mid_batch_loses_nothing(faults: Cluster, tmp_path: Path) -> None:
     assert faults.redis is not None
-    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 8) for n in range(4)]
-    upload = await create_upload(faults.graphql_url, [*pdfs, *small_images(tmp_path, 8)])
+    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 6) for n in range(3)]
+    upload = await create_upload(faults.graphql_url, [*pdfs, *small_images(tmp_path, 6)])
 
     async def mid_batch() -> bool:
         found = await rows(
@@ -409,7 +409,7 @@ async def _listen(ws_url: str, upload_id: str, after: int, sink: list[dict[str, 
 async def test_api_restart_during_a_subscription_misses_nothing(
     faults: Cluster, tmp_path: Path
 ) -> None:
-    pdf = many_page_pdf(tmp_path / "twenty.pdf", 20)
+    pdf = many_page_pdf(tmp_path / "twelve.pdf", 12)
     upload = await create_upload(faults.graphql_url, [pdf])
     seen: list[dict[str, Any]] = []
     first = asyncio.create_task(_listen(faults.ws_url, upload["id"], 0, seen))
@@ -433,7 +433,7 @@ async def test_api_restart_during_a_subscription_misses_nothing(
     assert [e["sequence"] for e in stream] == [e["sequence"] for e in expected]
     assert stream == expected
     assert stream[-1]["kind"] == "UPLOAD_DONE" and stream[-1]["uploadStatus"] == "COMPLETED"
-    assert sum(e["kind"] == "PAGE_DONE" for e in stream) == 20
+    assert sum(e["kind"] == "PAGE_DONE" for e in stream) == 12
 
 
 # 6. Pause, resume, drain, workers --------------------------------------------------------
@@ -465,7 +465,7 @@ async def test_pause_holds_new_documents_and_resume_converts_them(
 async def test_admin_drain_waits_for_in_flight_and_workers_lists_both(
     faults: Cluster, tmp_path: Path
 ) -> None:
-    pdf = many_page_pdf(tmp_path / "drained.pdf", 15)
+    pdf = many_page_pdf(tmp_path / "drained.pdf", 10)
     upload = await create_upload(faults.graphql_url, [pdf])
     doc_id = upload["documents"][0]["id"]
 
