@@ -134,11 +134,13 @@ async def _link_pages(
 ) -> pipeline.Finish | None:
     upload_id = pipeline.upload_id_of(doc)
     target_dir = storage.pages_dir(upload_id, doc.id)
+    targets = [target_dir / Path(page.path).name for page in pages]
+    # Every file first: a source page gone missing leaves nothing recorded to undo.
+    for page, target in zip(pages, targets, strict=True):
+        await asyncio.to_thread(_link, storage.root / page.path, target)
     await Document.filter(id=doc.id).update(deduplicated_from=source.id)
     await pipeline.set_page_count(doc.id, owner, len(pages))
-    for page in pages:
-        target = target_dir / Path(page.path).name
-        await asyncio.to_thread(_link, storage.root / page.path, target)
+    for page, target in zip(pages, targets, strict=True):
         try:
             events = await pipeline.record_page(
                 doc.id,
