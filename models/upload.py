@@ -85,6 +85,8 @@ class Document(Model):
     finished_at = fields.DatetimeField(null=True)
     # The conversion settings its pages are (to be) made with; None: never deduplicated.
     settings_fingerprint = fields.CharField(max_length=64, null=True)
+    # PDF rendition of an office document (made by LibreOffice); None for other inputs.
+    pdf_path = fields.CharField(max_length=512, null=True)
 
     upload_id: object
     pages: fields.ReverseRelation[Page]
