@@ -21,6 +21,7 @@ from bench.measure import MiB
 PROJECT = Path(__file__).resolve().parents[1]
 INPUTS = PROJECT / "scratch" / "bench" / "inputs"
 PROFILE = PROJECT / "bench" / "profile.json"
+PARTS = {"conversion": ["conversion"], "service": ["throughput", "subscriptions", "api"]}
 # Debian packages of the raw tools the benchmark compares against, installed when missing.
 TOOLS = {"vipsthumbnail": "libvips-tools", "wrk": "wrk"}
 
@@ -143,6 +144,21 @@ async def service(quick: bool) -> dict[str, Any]:
     return out
 
 
+def _keep_previous(results: dict[str, Any], parts: set[str]) -> None:
+    """Carry the parts not run this time over from the previous results file."""
+    if not parts or not report.RESULTS.exists():
+        return
+    previous = json.loads(report.RESULTS.read_text())
+    for part in parts:
+        if part in previous.get("parts", {}):
+            results["parts"][part] = previous["parts"][part]
+        elif any(key in previous for key in PARTS[part]):
+            results["parts"][part] = dict(previous["machine"], finished_at=previous["finished_at"])
+        for key in PARTS[part]:
+            if key in previous:
+                results[key] = previous[key]
+
+
 def _profile() -> int:
     from bench.profile import profile_all
 
@@ -155,7 +171,11 @@ def _profile() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="smoke run: 1 repeat, small batch")
-    parser.add_argument("--only", default="conversion,service", help="parts to run")
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help="parts to run; the other parts are kept from the previous results.json",
+    )
     parser.add_argument(
         "--profile", action="store_true", help=f"only profile the engine per input into {PROFILE}"
     )
@@ -182,6 +202,13 @@ def main() -> int:
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.monotonic() - started, 1)
     results["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    results["parts"] = {
+        part: dict(
+            results["machine"], finished_at=results["finished_at"], seconds=results["seconds"]
+        )
+        for part in parts
+    }
+    _keep_previous(results, set(PARTS) - parts)
     print(report.write(results))
     log(f"wrote {report.RESULTS} in {results['seconds']:.0f}s; peak RSS unit MiB ({MiB} bytes)")
     return 0

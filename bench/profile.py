@@ -45,10 +45,24 @@ def _leaf(frames: list[str]) -> str:
     return _name(frames[-1]) if frames else "?"
 
 
+BLOCKING = frozenset({"read", "wait4", "poll", "select", "epoll_wait", "waitpid"})
+
+
+def _library(frames: list[str]) -> str:
+    """Where the innermost frame runs: a blocking call, a native library, or Python."""
+    function, _, where = (frames[-1] if frames else "?").partition(" (")
+    if function in BLOCKING:
+        return "blocked (waiting on a pipe or child)"
+    if ".so" in where:
+        return where.split(".so")[0].rsplit("/", 1)[-1].split("-")[0]
+    return "python"
+
+
 def summarise(collapsed: str) -> dict[str, Any]:
     """Shares of samples per engine step and per innermost frame."""
     steps: Counter[str] = Counter()
     leaves: Counter[str] = Counter()
+    libraries: Counter[str] = Counter()
     total = 0
     for line in collapsed.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -59,11 +73,17 @@ def summarise(collapsed: str) -> dict[str, Any]:
         total += n
         steps[_engine_step(frames)] += n
         leaves[_leaf(frames)] += n
+        libraries[_library(frames)] += n
 
     def shares(counter: Counter[str]) -> list[list[Any]]:
         return [[name, round(100 * n / total, 1)] for name, n in counter.most_common(TOP)]
 
-    return {"samples": total, "steps": shares(steps), "leaves": shares(leaves)}
+    return {
+        "samples": total,
+        "steps": shares(steps),
+        "libraries": shares(libraries),
+        "leaves": shares(leaves),
+    }
 
 
 def profile_input(inp: Input) -> dict[str, Any]:

@@ -29,7 +29,8 @@ MAX_DENSITY = 300.0
 # Raw tools slower than this multiple of the fastest raw tool in the first round cannot be
 # the fastest: they are not run again, which keeps `make bench` within its time budget.
 SCREEN_FACTOR = 1.5
-# A raw tool's first run is stopped past this multiple of the fastest run seen on the input.
+# A raw tool's first run is stopped past this multiple of the fastest run seen on the input
+# (its later runs, if it is still a contender, are never stopped).
 STOP_FACTOR = 2.0
 MIN_STOP_SECONDS = 10.0
 # Debian's policy forbids ImageMagick's PDF coder; a policy under $HOME (read last) lifts it
@@ -209,7 +210,8 @@ def bench_input(inp: Input, repeats: int, log: Callable[[str], None]) -> InputRe
             shift = round_no % len(tools)
             for tool in tools[shift:] + tools[:shift]:
                 seen = [r.seconds for t in [pagemill, *raw] for r in t.runs]
-                stop = max(MIN_STOP_SECONDS, STOP_FACTOR * min(seen)) if seen else None
+                first = tool is not pagemill and not tool.runs and bool(seen)
+                stop = max(MIN_STOP_SECONDS, STOP_FACTOR * min(seen)) if first else None
                 _one_run(tool, inp, home, env, (dpi, target), stop, log)
         return InputResult(inp, target, pagemill, raw)
 

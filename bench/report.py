@@ -103,9 +103,13 @@ def _fmt(value: Any, digits: int = 2) -> str:
 
 def markdown(results: dict[str, Any]) -> str:
     """The benchmark's tables as markdown."""
-    lines = [
-        f"pagemill benchmark, {results['finished_at']} ({'quick' if results['quick'] else 'full'};"
-        f" load average at start {results['machine']['loadavg_start']})",
+    lines = [f"pagemill benchmark ({'quick' if results['quick'] else 'full'})", ""]
+    for part, meta in results.get("parts", {}).items():
+        lines.append(
+            f"- {part}: finished {meta.get('finished_at')}, load average"
+            f" {meta.get('loadavg_start')} at start, {meta.get('loadavg_end')} at end"
+        )
+    lines += [
         "",
         "| input | output | pagemill s (cpu) | peak RSS MB | fastest raw | raw s (cpu)"
         " | raw RSS MB | ratio (cpu ratio) | others |",
