@@ -165,13 +165,12 @@ async def _upload(job_id: str) -> m.Upload:
 
 
 def _file(doc: m.Document, base: str, pages: list[PageOut]) -> FileOut:
-    pdf_path: str | None = getattr(doc, "pdf_path", None)
     return FileOut(
         filename=doc.filename,
         status=m.Status(doc.status),
         error_code=m.ErrorCode(doc.error_code) if doc.error_code else None,
         error_message=doc.error_message,
-        pdf_url=file_url(base, pdf_path) if pdf_path else None,
+        pdf_url=file_url(base, doc.pdf_path) if doc.pdf_path else None,
         pages=pages,
     )
 

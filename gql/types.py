@@ -67,6 +67,17 @@ class Page:
         )
 
 
+def _rendition(row: m.Document, ctx: Context) -> StoredFile | None:
+    if not row.pdf_path:
+        return None
+    path = ctx.get_storage().resolve(row.pdf_path)
+    size = path.stat().st_size if path is not None else 0
+    return StoredFile(
+        path=row.pdf_path, url=ctx.file_url(row.pdf_path), size_bytes=size,
+        content_type="application/pdf",
+    )  # fmt: skip
+
+
 @strawberry.type(description="One file of an upload (or one entry of an uploaded zip).")
 class Document:
     id: strawberry.ID
@@ -81,6 +92,9 @@ class Document:
     error_code: m.ErrorCode | None
     error_message: str | None
     original: StoredFile
+    pdf: StoredFile | None = strawberry.field(
+        description="PDF rendition of an office document (made by LibreOffice); null otherwise"
+    )
     deduplicated_from: strawberry.ID | None
     created_at: datetime
     started_at: datetime | None
@@ -113,6 +127,7 @@ class Document:
                 sha256=row.sha256,
                 content_type=row.content_type,
             ),
+            pdf=_rendition(row, ctx),
             deduplicated_from=(
                 strawberry.ID(str(row.deduplicated_from)) if row.deduplicated_from else None
             ),

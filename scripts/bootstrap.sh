@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Install what pagemill needs on a fresh Debian machine (as root), skipping what is present:
-# ImageMagick, Ghostscript, Wand's library, poppler and qpdf from Debian, uv from PyPI,
+# ImageMagick, Ghostscript, Wand's library, poppler, qpdf and LibreOffice (headless, for office
+# documents) from Debian, uv from PyPI,
 # then the project's virtual environment with `uv sync`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-apt_ensure imagemagick ghostscript libmagickwand-dev poppler-utils qpdf
+apt_ensure imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
+    libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
 
 if ! command -v uv >/dev/null 2>&1; then
     if ! python3 -m pip --version >/dev/null 2>&1; then

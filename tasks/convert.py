@@ -15,9 +15,9 @@ from uuid import UUID
 from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Page, Status
 from settings import Settings, get_settings
-from tasks import control, dedupe, pipeline
+from tasks import control, dedupe, office, pipeline
 from tasks.broker import broker, is_embedded
-from tasks.engine import PageResult, sniff
+from tasks.engine import PageResult
 from tasks.events import get_bus
 from tasks.runner import ConversionJob, run_conversion
 
@@ -189,7 +189,7 @@ async def _run(doc: Document, owner: str, settings: Settings) -> pipeline.Finish
         return _failed(ErrorCode.INTERNAL, "the stored original file is missing")
     kind = _kind(source)
     if kind is None:
-        return _failed(ErrorCode.UNSUPPORTED_FORMAT, "not a PDF, PNG or JPEG file")
+        return _failed(ErrorCode.UNSUPPORTED_FORMAT, "not a PDF, image or office document")
     done = [int(row["number"]) for row in await Page.filter(document_id=doc.id).values("number")]
     job = ConversionJob(
         source=source,
@@ -197,7 +197,11 @@ async def _run(doc: Document, owner: str, settings: Settings) -> pipeline.Finish
         pages_dir=storage.pages_dir(upload_id, doc.id),
         done_pages=sorted(done),
     )
-    return await _supervised(job, doc.id, upload_id, owner, settings, storage)
+    finish = await _supervised(job, doc.id, upload_id, owner, settings, storage)
+    rendition = office.rendition_path(job.pages_dir)
+    if kind in office.OFFICE_KINDS and rendition.is_file():
+        await Document.filter(id=doc.id).update(pdf_path=storage.relative(rendition))
+    return finish
 
 
 async def _supervised(
@@ -289,7 +293,5 @@ def _failed(code: ErrorCode, message: str) -> pipeline.Finish:
 
 
 def _kind(source: Path) -> str | None:
-    with source.open("rb") as f:
-        head = f.read(4096)
-    kind = sniff(head)
-    return kind if kind in ("pdf", "png", "jpeg") else None
+    kind = office.sniff_path(source)
+    return kind if kind in office.CONVERTIBLE else None

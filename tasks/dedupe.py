@@ -138,7 +138,12 @@ async def _link_pages(
     # Every file first: a source page gone missing leaves nothing recorded to undo.
     for page, target in zip(pages, targets, strict=True):
         await asyncio.to_thread(_link, storage.root / page.path, target)
-    await Document.filter(id=doc.id).update(deduplicated_from=source.id)
+    pdf_path = None
+    if source.pdf_path:  # an office document's PDF rendition is shared the same way
+        rendition = target_dir.parent / Path(source.pdf_path).name
+        await asyncio.to_thread(_link, storage.root / source.pdf_path, rendition)
+        pdf_path = storage.relative(rendition)
+    await Document.filter(id=doc.id).update(deduplicated_from=source.id, pdf_path=pdf_path)
     await pipeline.set_page_count(doc.id, owner, len(pages))
     for page, target in zip(pages, targets, strict=True):
         try:

@@ -26,13 +26,13 @@ from models.upload import Document, ErrorCode, EventKind, Status, Upload
 from settings import Settings
 from tasks.convert import enqueue_documents, finish_upload, publish
 from tasks.dedupe import fingerprint
-from tasks.engine import CONTENT_TYPES, EXTENSIONS, sniff
+from tasks.office import CONTENT_TYPES, CONVERTIBLE, EXTENSIONS, sniff_path
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1024 * 1024
 HEAD = 4096
-CONVERTIBLE = ("pdf", "png", "jpeg")
+UNSUPPORTED = "Not a PDF, PNG, JPEG or office document (by content)"
 # Small entries may compress extremely well for honest reasons; judge the ratio past this size.
 RATIO_FLOOR = 1024 * 1024
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
@@ -106,11 +106,6 @@ def discard(files: list[IncomingFile]) -> None:
         file.path.unlink(missing_ok=True)
 
 
-def _head(path: Path) -> bytes:
-    with path.open("rb") as f:
-        return f.read(HEAD)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -131,13 +126,13 @@ def _is_office(path: Path) -> bool:
 
 def plan_file(file: IncomingFile, settings: Settings, work: Path) -> list[Planned]:
     """The documents one uploaded file becomes (several for a zip)."""
-    kind = sniff(_head(file.path))
+    kind = sniff_path(file.path)
     if kind == "zip" and not _is_office(file.path):
         return expand_zip(file, settings, work)
     sha = file.sha256 or _sha256(file.path)
     planned = Planned(file.filename, file.path, file.size, sha, kind)
     if kind not in CONVERTIBLE:
-        planned.error = (ErrorCode.UNSUPPORTED_FORMAT, "Not a PDF, PNG or JPEG (by content)")
+        planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
     return [planned]
 
 
@@ -219,11 +214,11 @@ def _entry(
         )
     planned = _extract(zf, info, work, min(budget, settings.max_file_bytes), settings.max_zip_ratio)
     if planned.error is None and planned.source is not None:
-        planned.kind = sniff(_head(planned.source))
+        planned.kind = sniff_path(planned.source)
         if planned.kind == "zip" and not _is_office(planned.source):
             planned.error = (ErrorCode.UNSAFE_ARCHIVE, "Nested archives are not expanded")
         elif planned.kind not in CONVERTIBLE:
-            planned.error = (ErrorCode.UNSUPPORTED_FORMAT, "Not a PDF, PNG or JPEG (by content)")
+            planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
     return planned
 
 

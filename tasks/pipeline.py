@@ -362,6 +362,11 @@ async def build_archive(upload_id: UUID, storage: LocalStorage) -> str | None:
         for doc in manifest["documents"]
         for page, entry in zip(by_document.get(UUID(doc["id"]), []), doc["pages"], strict=True)
     ]
+    files += [
+        (storage.root / doc.pdf_path, entry["pdf"])
+        for doc, entry in zip(documents, manifest["documents"], strict=True)
+        if doc.pdf_path and entry["pdf"]
+    ]
     await asyncio.to_thread(_write_zip, target, manifest, files)
     relative = storage.relative(target)
     await Upload.filter(id=upload_id).update(archive_path=relative)
@@ -385,6 +390,8 @@ def _manifest(
                 "page_count": doc.page_count,
                 "error_code": doc.error_code.value if doc.error_code else None,
                 "error_message": doc.error_message,
+                # The PDF rendition of an office document, None for other inputs.
+                "pdf": f"{_archive_dir(doc)}/document.pdf" if doc.pdf_path else None,
                 "pages": [
                     {
                         "number": page.number,
