@@ -136,6 +136,20 @@ def plan_file(file: IncomingFile, settings: Settings, work: Path) -> list[Planne
     return [planned]
 
 
+def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> list[Planned]:
+    """The documents of every uploaded file, in upload order."""
+    planned: list[Planned] = []
+    try:
+        for file in files:
+            planned += plan_file(file, settings, work)
+    except BaseException:
+        for item in planned:
+            if item.source is not None:
+                item.source.unlink(missing_ok=True)
+        raise
+    return planned
+
+
 def _unsafe_name(name: str) -> bool:
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
         return True
@@ -336,8 +350,8 @@ async def create_upload(
             if existing is not None:
                 return existing
         work = tmp_dir(storage)
-        for file in files:
-            planned += await asyncio.to_thread(plan_file, file, settings, work)
+        # One thread hop for the whole batch: a hop per file costs more than small files do.
+        planned = await asyncio.to_thread(plan_files, files, settings, work)
         upload_id = uuid4()
         docs = await asyncio.to_thread(place, planned, upload_id, storage, settings)
         try:
