@@ -73,7 +73,9 @@ async def completed_source(doc: Document, settings: Settings) -> Document | None
 async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> bool:
     """Defer a PENDING document while an identical earlier one converts; True if deferred."""
     doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
-    if doc is None:
+    if doc is None or await completed_source(doc, settings) is not None:
+        # Once one identical document is done, the others link its pages right away
+        # instead of queueing behind each other.
         return False
     source = await earlier_running(doc, settings)
     if source is None:

@@ -179,3 +179,20 @@ async def test_missing_source_pages_fall_back_to_converting(db: str, tmp_path: P
     row = await Document.get(id=again.id)
     assert row.status == Status.COMPLETED and row.page_count == 2
     assert row.deduplicated_from is None
+
+
+async def test_once_one_copy_is_done_the_others_stop_waiting(db: str, tmp_path: Path) -> None:
+    settings = get_settings()
+    pdf = make_pdf(tmp_path / "three.pdf", 1)
+    source, second, third = [await stored_document(pdf, settings) for _ in range(3)]
+    kicks = Kicks()
+    assert await dedupe.wait_for_source(third.id, settings, kicks)
+    await process_document(source.id, settings)
+
+    # The second copy is still queued, yet the third need not wait for it.
+    assert not await dedupe.wait_for_source(third.id, settings, kicks)
+    await process_document(third.id, settings)
+    await process_document(second.id, settings)
+    assert (await Document.get(id=third.id)).deduplicated_from == source.id
+    row = await Document.get(id=second.id)
+    assert row.status == Status.COMPLETED and row.deduplicated_from in (source.id, third.id)
