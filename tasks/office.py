@@ -8,6 +8,7 @@ a running instance; the child's process group is killed on timeout like any conv
 
 from __future__ import annotations
 
+import fcntl
 import mmap
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import IO
 
 from tasks.engine import CONTENT_TYPES as IMAGE_TYPES
 from tasks.engine import EXTENSIONS as IMAGE_EXTENSIONS
@@ -50,6 +52,7 @@ EXTENSIONS = {**IMAGE_EXTENSIONS, **{kind: kind for kind in OFFICE_TYPES}}
 EXTENSIONS["encrypted-office"] = "bin"
 CONVERTIBLE = frozenset({"pdf", "png", "jpeg"} | OFFICE_KINDS)
 HEAD = 4096
+_HELD: list[IO[str]] = []  # profile locks, released when the process exits
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError)
 
 
@@ -151,12 +154,28 @@ def rendition_path(pages_dir: Path) -> Path:
 
 
 def profile_dir(worker_pid: int) -> Path:
-    """LibreOffice's user profile of one worker process (two instances never share one)."""
-    path = Path(tempfile.gettempdir()) / f"pagemill-office-{worker_pid}"
-    user = path / "user"
-    user.mkdir(parents=True, exist_ok=True)
-    (user / "registrymodifications.xcu").write_text(REGISTRY)
-    return path
+    """A LibreOffice user profile of this worker process that no running soffice uses.
+
+    Two soffice processes on one profile hand documents to each other over its pipe, so a
+    worker running conversions side by side needs one profile each. The lock (held until
+    this process exits) marks a profile as taken; the profiles are kept for the next child.
+    """
+    root = Path(tempfile.gettempdir())
+    for slot in range(64):
+        path = root / f"pagemill-office-{worker_pid}-{slot}"
+        path.mkdir(parents=True, exist_ok=True)
+        handle = (path / ".lock").open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        _HELD.append(handle)
+        user = path / "user"
+        user.mkdir(exist_ok=True)
+        (user / "registrymodifications.xcu").write_text(REGISTRY)
+        return path
+    raise ConversionError("RESOURCE_LIMIT", "no free LibreOffice profile")
 
 
 def network_jail() -> list[str]:
