@@ -21,7 +21,10 @@ from bench.measure import MiB
 PROJECT = Path(__file__).resolve().parents[1]
 INPUTS = PROJECT / "scratch" / "bench" / "inputs"
 PROFILE = PROJECT / "bench" / "profile.json"
-PARTS = {"conversion": ["conversion"], "service": ["throughput", "subscriptions", "api"]}
+PARTS = {
+    "conversion": ["conversion"],
+    "service": ["throughput", "subscriptions", "api", "errors"],
+}
 # Debian packages of the raw tools the benchmark compares against, installed when missing.
 TOOLS = {"vipsthumbnail": "libvips-tools", "wrk": "wrk"}
 
@@ -118,7 +121,11 @@ async def service(quick: bool) -> dict[str, Any]:
             "scaling": two.docs_per_second / one.docs_per_second,
         }
         log(f"subscriptions: {subscribers} subscribers on {letter.name}")
-        fan = await fan_out(running, letter.path, subscribers, log)
+        try:
+            fan = await fan_out(running, letter.path, subscribers, log)
+        except Exception as exc:  # keep what was measured; say what failed
+            out["errors"] = [f"subscriptions: {exc!r}"[:2000]]
+            return out
         out["subscriptions"] = {
             "subscribers": fan.subscribers,
             "events": fan.events,
@@ -128,9 +135,14 @@ async def service(quick: bool) -> dict[str, Any]:
             "p99_ms": fan.p99,
             "method": "Event.created_at (stamped by the worker just before commit) to receipt",
         }
+        log(f"  p50 {fan.p50:.1f} ms, p99 {fan.p99:.1f} ms, {fan.missing} missing")
         upload_id = fan.upload_id
         log("api: upload(id) status query against the bare endpoint")
-        api = await status_load(running, upload_id, 2 if quick else 5, 2, log)
+        try:
+            api = await status_load(running, upload_id, 2 if quick else 5, 2, log)
+        except Exception as exc:
+            out["errors"] = [f"api: {exc!r}"[:2000]]
+            return out
         (g_rps, g50, g99), (b_rps, b50, b99) = api.summary("graphql"), api.summary("bare")
         out["api"] = {
             "tool": api.tool,

@@ -166,6 +166,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {subs['subscribers']} | {subs['events']} | {subs['deliveries']} | {subs['missing']}"
             f" | {_fmt(subs['p50_ms'], 1)} | {_fmt(subs['p99_ms'], 1)} |"
         )
+    for error in results.get("errors", []):
+        lines += ["", f"failed: {error}"]
     lines += ["", "| target | value | limit | met |", "|---|---|---|---|"]
     for t in results["targets"]:
         op = t["comparison"]
