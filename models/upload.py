@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
 from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
+
+# PostgreSQL text cannot hold NUL, which multipart filenames may carry: such a value (or one
+# that starts with the marker) is stored as the marker plus its JSON form.
+_ESCAPED = "\ufdd0"
+
+
+class ClientText(fields.TextField):
+    """Text from clients, kept exactly (NUL included) in any database."""
+
+    def to_db_value(self, value: Any, instance: Any) -> Any:
+        if isinstance(value, str) and ("\x00" in value or value.startswith(_ESCAPED)):
+            value = _ESCAPED + json.dumps(value)
+        return super().to_db_value(value, instance)
+
+    def to_python_value(self, value: Any) -> Any:
+        if isinstance(value, str) and value.startswith(_ESCAPED):
+            return json.loads(value[len(_ESCAPED) :])
+        return super().to_python_value(value)
+
+    def describe(self, serializable: bool) -> dict[str, Any]:
+        # Same column as TextField: keep aerich from seeing a changed field.
+        return {**super().describe(serializable), "field_type": "TextField"}
 
 
 class Status(StrEnum):
@@ -67,7 +90,7 @@ class Document(Model):
         "models.Upload", related_name="documents", on_delete=fields.CASCADE
     )
     index = fields.IntField()
-    filename = fields.TextField()
+    filename = ClientText()
     status = fields.CharEnumField(Status, max_length=16, default=Status.PENDING, db_index=True)
     content_type = fields.CharField(max_length=128, null=True)  # detected from the bytes
     size_bytes = fields.BigIntField(default=0)
