@@ -10,9 +10,11 @@ import docx
 import httpx
 from docx.enum.section import WD_ORIENT
 
+from tests.gql.support import data
 from tests.gql.test_rest import download, post_job, wait_job
 
 DOCUMENTS = 20
+RENDITIONS = "query($id: ID!) { upload(id: $id) { documents { pdf { url contentType } } } }"
 
 
 def _docx(number: int) -> bytes:
@@ -26,7 +28,7 @@ def _docx(number: int) -> bytes:
         document.add_heading(f"Document {number}, page {page + 1}", level=1)
         document.add_paragraph(f"Text of document {number}. " * 40)
         if page < number % 3:
-            document.add_page_break()
+            document.add_page_break()  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
@@ -62,3 +64,7 @@ async def test_zip_of_docx_files_converts_to_pdfs_and_pages(client: httpx.AsyncC
             assert pages == [(p["number"], p["width"], p["height"]) for p in file["pages"]]
             for page in entry["pages"]:
                 assert result.read(page["archive_path"]).startswith(b"\x89PNG")
+    found = await data(client, RENDITIONS, {"id": created["job_id"]})
+    renditions = [doc["pdf"] for doc in found["upload"]["documents"]]
+    assert [r["url"] for r in renditions] == [f["pdf_url"] for f in files]
+    assert {r["contentType"] for r in renditions} == {"application/pdf"}
