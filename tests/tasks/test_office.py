@@ -273,3 +273,17 @@ async def test_linked_image_is_never_fetched(
     outcome, pages = await convert(source, tmp_path)
     assert (outcome.error_code, len(pages)) == (None, 1)
     assert requests == []
+
+
+async def test_libreoffice_past_its_timeout_is_killed(
+    docs: dict[str, Path], tmp_path: Path
+) -> None:
+    settings = get_settings().model_copy(update={"office_timeout": 0.2})
+    job = ConversionJob(source=docs["image.docx"], kind="docx", pages_dir=tmp_path / "pages")
+
+    async def ignore(value: object) -> None:
+        pass
+
+    outcome = await run_conversion(job, settings=settings, on_count=ignore, on_page=ignore)
+    assert outcome.error_code == "TIMEOUT"
+    assert not office.rendition_path(tmp_path / "pages").exists()
