@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import tempfile
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO
 
@@ -53,7 +54,8 @@ EXTENSIONS["encrypted-office"] = "bin"
 CONVERTIBLE = frozenset({"pdf", "png", "jpeg"} | OFFICE_KINDS)
 HEAD = 4096
 _HELD: list[IO[str]] = []  # profile locks, released when the process exits
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError)
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
+              NotImplementedError, RuntimeError, zlib.error)  # fmt: skip
 
 
 def sniff_path(path: Path) -> str | None:
@@ -75,7 +77,8 @@ def _zip_kind(path: Path) -> str | None:
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
             if "mimetype" in names:
-                return ODF_MIMETYPES.get(zf.read("mimetype").strip())
+                with zf.open("mimetype") as entry:  # bounded: the entry may be a bomb
+                    return ODF_MIMETYPES.get(entry.read(128).strip())
             if "[Content_Types].xml" in names:
                 return next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
     except ZIP_ERRORS:
