@@ -80,8 +80,12 @@ async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> 
     source = await earlier_running(doc, settings)
     if source is None:
         return False
-    # Left PENDING: queued again shortly; the sweeper does it if this process goes away.
-    until = pipeline.now() + timedelta(seconds=max(settings.lease_seconds, 4 * WAIT_SECONDS))
+    from tasks.convert import pending_grace  # at call time: tasks.convert imports this module
+
+    # Left PENDING and queued again shortly from here; the sweeper only steps in after the
+    # usual grace (if this process goes away), or every waiting document would be queued
+    # once more on each sweep while the queue is long.
+    until = pipeline.now() + timedelta(seconds=pending_grace(settings))
     await Document.filter(id=document_id, status=Status.PENDING).update(lease_expires=until)
     logger.info("document %s waits for identical document %s", document_id, source.id)
     task = asyncio.create_task(_kick_later(document_id, kick))

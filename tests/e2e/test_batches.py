@@ -410,7 +410,7 @@ async def test_archive_holds_every_page_and_a_manifest(
     )
 
 
-async def _archive_url(cluster: Cluster, upload_id: str, timeout: float = 60) -> str:
+async def _archive_url(cluster: Cluster, upload_id: str, timeout: float = 180) -> str:
     # The archive is written by a task after the upload turns terminal; its URL is set once
     # the file is complete.
     deadline = asyncio.get_running_loop().time() + timeout
