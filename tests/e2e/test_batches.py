@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import psutil
+import pytest
 from PIL import Image
 
 from tests.e2e.client import (
@@ -158,12 +159,16 @@ async def _accept_thousand_files(cluster: Cluster, mode: str) -> None:
     assert final["status"] == "CANCELLED"
 
 
+# A thousand documents take minutes on a busy two-core machine: past the suite's 300 s.
+@pytest.mark.timeout(900)
 async def test_thousand_entry_zip_and_pdfs_convert_end_to_end(
     distributed: Cluster, tmp_path: Path
 ) -> None:
     await _convert_thousand_entry_zip(distributed, "distributed", tmp_path)
 
 
+# A thousand documents take minutes on a busy two-core machine: past the suite's 300 s.
+@pytest.mark.timeout(900)
 async def test_thousand_entry_zip_and_pdfs_convert_end_to_end_embedded(
     embedded: Cluster, tmp_path: Path
 ) -> None:
