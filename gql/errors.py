@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from graphql import GraphQLError
+from prometheus_client import Counter
 from strawberry.extensions import MaskErrors
 
 logger = logging.getLogger(__name__)
@@ -17,6 +19,14 @@ CSRF_BLOCKED = "CSRF_BLOCKED"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+# Codes of the refusals made by graphql-core and the abuse limits, which carry none.
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+
+REJECTIONS = Counter("pagemill_rejections", "Requests or operations refused, by code", ["code"])
+_LIMIT_MESSAGES = re.compile(
+    r"exceeds maximum operation depth|aliases found\. Allowed|more than \d+ tokens"
+)
 
 
 class ApiError(Exception):
@@ -50,6 +60,23 @@ class Forbidden(ApiError):
 def error_body(message: str, code: str) -> dict[str, Any]:
     """A GraphQL response body carrying one typed error (for refusals outside execution)."""
     return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
+
+
+def count_rejection(code: str) -> None:
+    """Counts one refused request or operation under its error code."""
+    REJECTIONS.labels(code=code).inc()
+
+
+def rejection_code(error: GraphQLError) -> str | None:
+    """The code an expected GraphQL error is counted under; None for unexpected ones."""
+    if not is_expected(error):
+        return None
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code
+    if _LIMIT_MESSAGES.search(error.message):
+        return QUERY_TOO_COMPLEX
+    return GRAPHQL_VALIDATION_FAILED
 
 
 def is_expected(error: GraphQLError) -> bool:

@@ -11,9 +11,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
 from tortoise import Tortoise
+from tortoise.functions import Count
 
 from models.storage import LocalStorage
-from models.upload import Document, Status
+from models.upload import Document, ErrorCode, Status
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ MEDIA_TYPES = {
 UPLOADS_CREATED = Counter("pagemill_uploads_created", "Uploads accepted by createUpload")
 DOCUMENTS_CREATED = Counter("pagemill_documents_created", "Documents accepted by createUpload")
 DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
+FAILED = Gauge("pagemill_documents_failed", "FAILED documents by error code", ["error_code"])
 READY_TIMEOUT = 3.0
 PUBLIC_PREFIX = "uploads/"
 
@@ -113,5 +115,14 @@ async def _refresh_gauges() -> None:
     try:
         for status in Status:
             DOCUMENTS.labels(status=status.value).set(await Document.filter(status=status).count())
+        rows = (
+            await Document.filter(status=Status.FAILED)
+            .annotate(n=Count("id"))
+            .group_by("error_code")
+            .values_list("error_code", "n")
+        )
+        found = {str(code): int(n) for code, n in rows if code}
+        for code in ErrorCode:
+            FAILED.labels(error_code=code.value).set(found.get(code.value, 0))
     except Exception:  # noqa: BLE001 - metrics must answer even with the database down
         logger.warning("could not read document counts for /metrics", exc_info=True)

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from tortoise.expressions import Q
 
 from gql.context import Context
-from gql.errors import BadUserInput
+from gql.errors import BadUserInput, Forbidden
 from gql.types import (
     Document,
     Page,
@@ -101,5 +101,7 @@ class Query:
 
     @strawberry.field(description="Worker processes with a recent heartbeat")
     async def workers(self, info: Info[Context, None]) -> list[Worker]:
+        if not info.context.is_admin:
+            raise Forbidden("An admin token is required")
         rows = await control.live_workers(info.context.settings)
         return [Worker.from_model(row) for row in rows]

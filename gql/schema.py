@@ -20,7 +20,7 @@ from strawberry.extensions import (
 )
 from strawberry.types import ExecutionContext
 
-from gql.errors import MaskUnexpectedErrors, is_expected
+from gql.errors import MaskUnexpectedErrors, count_rejection, is_expected, rejection_code
 from gql.mutations import Mutation
 from gql.queries import Query
 from gql.subscriptions import Subscription
@@ -63,6 +63,10 @@ class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        for error in errors:
+            code = rejection_code(error)
+            if code is not None:
+                count_rejection(code)
         super().process_errors([e for e in errors if not is_expected(e)], execution_context)
 
 

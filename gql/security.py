@@ -1,4 +1,5 @@
-"""Request guards: multipart CSRF rule, body size limits, optional bearer tokens."""
+"""Request guards: multipart CSRF rule, body size limits, optional bearer tokens (HTTP
+header on /graphql, /api/ and /files/; WebSocket header or connection_init payload)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gql.errors import CSRF_BLOCKED, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, error_body
+from gql.errors import (
+    CSRF_BLOCKED,
+    PAYLOAD_TOO_LARGE,
+    UNAUTHENTICATED,
+    count_rejection,
+    error_body,
+)
 from gql.problems import MEDIA_TYPE, REST_PREFIX, problem_body
 from settings import Settings
 
-GUARDED_PREFIXES = ("/graphql", "/api/")
+GUARDED_PREFIXES = ("/graphql", "/api/", "/files/")
+# graphql-transport-ws "Unauthorized"; also used to refuse a handshake.
+WS_UNAUTHORIZED = 4401
 CSRF_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
 
 
@@ -44,6 +53,20 @@ def token_roles(token: str | None, settings: Settings) -> set[str]:
     return roles
 
 
+def init_token(payload: object) -> str | None:
+    """The token in a WebSocket connection_init payload: {"Authorization": "Bearer t"},
+    {"authorization": ...}, {"headers": {"Authorization": ...}} or {"token": "t"}."""
+    if not isinstance(payload, dict):
+        return None
+    headers = payload.get("headers")
+    for source in (payload, headers if isinstance(headers, dict) else {}):
+        for key, value in source.items():
+            if isinstance(key, str) and key.lower() == "authorization" and isinstance(value, str):
+                return bearer_token(value)
+    token = payload.get("token")
+    return token if isinstance(token, str) and token else None
+
+
 def tokens_enabled(settings: Settings) -> bool:
     """True when the API requires bearer tokens."""
     return bool(settings.api_tokens or settings.admin_tokens)
@@ -54,7 +77,7 @@ class BodyTooLarge(Exception):
 
 
 class RequestGuard:
-    """ASGI middleware for /graphql and /api/: refuses before the body is parsed."""
+    """ASGI middleware for /graphql, /api/ and /files/: refuses before the body is parsed."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -70,15 +93,56 @@ class RequestGuard:
         refusal = self._refusal(scope, headers)
         if refusal is not None:
             status, message, code = refusal
+            count_rejection(code)
             if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 4401})
+                await send({"type": "websocket.close", "code": WS_UNAUTHORIZED})
             else:
                 await _refuse(scope, send, status, message, code)
             return
-        if scope["type"] == "websocket" or scope["method"] != "POST":
+        if scope["type"] == "websocket":
+            header = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
+            if tokens_enabled(self.settings) and not token_roles(header, self.settings):
+                await self._authenticated_websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         await self._limited(scope, receive, send)
+
+    async def _authenticated_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Browsers cannot set headers on a WebSocket: its first message, connection_init,
+        must carry a valid token, or the socket is closed before anything else is read."""
+        authorized = closed = False
+
+        async def checked_receive() -> Message:
+            nonlocal authorized, closed
+            message = await receive()
+            if authorized or message["type"] != "websocket.receive":
+                return message
+            raw = message.get("text") or (message.get("bytes") or b"").decode("utf-8", "replace")
+            try:
+                init = json.loads(raw)
+            except ValueError:
+                init = None
+            if (
+                isinstance(init, dict)
+                and init.get("type") == "connection_init"
+                and token_roles(init_token(init.get("payload")), self.settings)
+            ):
+                authorized = True
+                return message
+            count_rejection(UNAUTHENTICATED)
+            closed = True
+            await send({"type": "websocket.close", "code": WS_UNAUTHORIZED})
+            return {"type": "websocket.disconnect", "code": WS_UNAUTHORIZED}
+
+        async def guarded_send(message: Message) -> None:
+            if not closed:  # nothing may follow our close (the app does not know of it)
+                await send(message)
+
+        await self.app(scope, checked_receive, guarded_send)
 
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
@@ -87,9 +151,11 @@ class RequestGuard:
             scope["type"] == "http"
             and scope["method"] == "GET"
             and not scope.get("query_string")
-            and not scope["path"].startswith(REST_PREFIX)
+            and scope["path"].startswith("/graphql")
         )
-        if tokens_enabled(self.settings) and not authenticated and not is_ide_page:
+        # A WebSocket may authenticate in connection_init instead (_authenticated_websocket).
+        needs_header = scope["type"] == "http" and not is_ide_page
+        if tokens_enabled(self.settings) and not authenticated and needs_header:
             return 401, "A valid bearer token is required", UNAUTHENTICATED
         content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
         preflighted = any(headers.get(name, b"").strip() for name in CSRF_HEADERS)
@@ -106,7 +172,11 @@ class RequestGuard:
             and length.isdigit()
             and int(length) > self.settings.max_request_bytes
         ):
-            return 413, _too_large(self.settings), PAYLOAD_TOO_LARGE
+            message = (
+                f"Request body of {int(length)} bytes is over the limit of "
+                f"{self.settings.max_request_bytes} bytes"
+            )
+            return 413, message, PAYLOAD_TOO_LARGE
         return None
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -133,11 +203,13 @@ class RequestGuard:
         except BodyTooLarge:
             if started:
                 raise
-            await _refuse(scope, send, 413, _too_large(self.settings), PAYLOAD_TOO_LARGE)
-
-
-def _too_large(settings: Settings) -> str:
-    return f"Request body over the limit of {settings.max_request_bytes} bytes"
+            count_rejection(PAYLOAD_TOO_LARGE)
+            # The rest of the body is never read: the server drops the connection after this.
+            message = (
+                f"Request body has more than {limit} bytes, the limit "
+                f"({received} received when it was cut off)"
+            )
+            await _refuse(scope, send, 413, message, PAYLOAD_TOO_LARGE)
 
 
 async def _refuse(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
