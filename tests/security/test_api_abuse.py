@@ -4,23 +4,28 @@ unauthenticated requests, query-complexity limits, and the metrics counting ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import re
+import select
+import socket
+import threading
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 import uvicorn
 import websockets
 from fastapi import FastAPI
 
 from models.upload import Document, Upload
-from tests.e2e.harness import free_port
+from tests.e2e.harness import cluster_env, free_port
 from tests.gql.conftest import make_app
 from tests.gql.support import (
     CREATE,
@@ -433,3 +438,98 @@ async def test_tokens_guard_graphql_downloads_and_websockets(
         ):
             assert (await ws_init(host, payload))["type"] == "connection_ack", payload
         assert (await ws_init(host, {}, headers=user))["type"] == "connection_ack"
+
+
+TWO_GB = 2 * 1024**3
+CHUNK = 1024 * 1024
+
+
+def _preamble() -> bytes:
+    """A createUpload request up to the start of its file's bytes."""
+    body, _ = raw_multipart([("huge.png", b"")])
+    return body[: body.index(b"application/octet-stream\r\n\r\n") + 28]
+
+
+def _push(port: int, chunked: bool) -> tuple[bytes, int]:
+    """Send a 2 GB upload until the server answers or hangs up; its response, bytes sent."""
+    head = [
+        b"POST /graphql HTTP/1.1",
+        b"Host: 127.0.0.1",
+        b"Content-Type: multipart/form-data; boundary=" + BOUNDARY.encode(),
+        b"Apollo-Require-Preflight: true",
+        b"Transfer-Encoding: chunked" if chunked else b"Content-Length: %d" % TWO_GB,
+    ]
+    zeros = b"\0" * CHUNK
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        sock.sendall(b"\r\n".join(head) + b"\r\n\r\n")
+        first = _preamble()
+        while sent < TWO_GB:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if readable:
+                break
+            piece = first or zeros
+            first = b""
+            frame = b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece
+            try:
+                sock.sendall(frame)
+            except OSError:  # the server hung up mid-body: expected
+                break
+            sent += len(piece)
+        response = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                response += chunk
+                if b"\r\n\r\n" in response and response.rstrip().endswith(b"}"):
+                    break
+    return response, sent
+
+
+def _tree_rss(pid: int) -> int:
+    process = psutil.Process(pid)
+    procs = [process, *process.children(recursive=True)]
+    return sum(p.memory_info().rss for p in procs if p.is_running())
+
+
+def test_api_memory_stays_flat_while_refusing_2_gb_bodies(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("rss")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
+    env |= {
+        "PAGEMILL_STORAGE_DIR": str(root / "storage"),
+        "PAGEMILL_MAX_REQUEST_BYTES": str(64 * CHUNK),
+        "PAGEMILL_LOG_LEVEL": "WARNING",
+    }
+    with cluster_env(env, root) as cluster:
+        cluster.start_api()
+        assert cluster.api is not None
+        baseline = _tree_rss(cluster.api.pid)
+        peak = baseline
+        stop = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not stop.is_set():
+                with contextlib.suppress(psutil.Error):
+                    peak = max(peak, _tree_rss(cluster.api.pid))  # type: ignore[union-attr]
+                stop.wait(0.05)
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
+        try:
+            declared, declared_sent = _push(cluster.port, chunked=False)
+            streamed, streamed_sent = _push(cluster.port, chunked=True)
+        finally:
+            stop.set()
+            sampler.join()
+        for response in (declared, streamed):
+            assert response.startswith(b"HTTP/1.1 413"), response[:300]
+            assert b"PAYLOAD_TOO_LARGE" in response
+        assert b"2147483648 bytes" in declared  # the declared size, refused before any body
+        assert declared_sent < 64 * CHUNK
+        assert streamed_sent < TWO_GB  # cut off on the way
+        assert peak - baseline < 50 * 1024 * 1024, (baseline, peak)
+        storage = root / "storage"
+        assert not list((storage / "tmp").glob("*")) if (storage / "tmp").exists() else True
+        assert not (storage / "uploads").exists() or not any((storage / "uploads").iterdir())
