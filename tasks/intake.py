@@ -91,7 +91,10 @@ def _copy(src: BinaryIO, filename: str, directory: Path, limit: int) -> Incoming
             while chunk := src.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise TooLarge(f"{filename!r} is over the limit of {limit} bytes")
+                    raise TooLarge(
+                        f"{filename!r} has more than {limit} bytes, the limit "
+                        f"({size} received when it was cut off)"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
     except BaseException:
@@ -224,7 +227,11 @@ def _entry(
             0,
             "",
             None,
-            (ErrorCode.TOO_LARGE, "The archive is over its total size limit"),
+            (
+                ErrorCode.TOO_LARGE,
+                f"The archive is over its total size limit of {settings.max_zip_bytes} bytes "
+                f"({settings.max_zip_bytes - budget} bytes in earlier entries)",
+            ),
         )
     planned = _extract(zf, info, work, min(budget, settings.max_file_bytes), settings.max_zip_ratio)
     if planned.error is None and planned.source is not None:
@@ -248,10 +255,19 @@ def _extract(
             while chunk := src.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    error = (ErrorCode.TOO_LARGE, f"Entry over the size limit of {limit} bytes")
+                    error = (
+                        ErrorCode.TOO_LARGE,
+                        f"Entry has more than {limit} bytes, the size limit "
+                        f"({size} extracted when it was stopped)",
+                    )
                     break
                 if size > RATIO_FLOOR and size > ratio * max(info.compress_size, 1):
-                    error = (ErrorCode.TOO_LARGE, f"Entry compression ratio over {ratio:g}")
+                    actual = size / max(info.compress_size, 1)
+                    error = (
+                        ErrorCode.TOO_LARGE,
+                        f"Entry compression ratio over the limit of {ratio:g} "
+                        f"(at least {actual:.0f})",
+                    )
                     break
                 digest.update(chunk)
                 out.write(chunk)
