@@ -402,8 +402,9 @@ async def ws_init(host: str, payload: Any, headers: dict[str, str] | None = None
 
 
 async def test_tokens_guard_graphql_downloads_and_websockets(
-    app: FastAPI, client: httpx.AsyncClient
+    app: FastAPI, client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     created = await create(client, [("a.png", png())])
     done = await wait_terminal(client, created["id"])
     page_path = done["documents"][0]["pages"][0]["path"]
@@ -438,6 +439,10 @@ async def test_tokens_guard_graphql_downloads_and_websockets(
         ):
             assert (await ws_init(host, payload))["type"] == "connection_ack", payload
         assert (await ws_init(host, {}, headers=user))["type"] == "connection_ack"
+    # Tokens are never logged by the server (the test's own clients log what they send).
+    clients = ("websockets.client", "httpx", "httpcore")
+    server = [r for r in caplog.records if not r.name.startswith(clients)]
+    assert not [r.name for r in server if "t0ken" in r.getMessage()]
 
 
 TWO_GB = 2 * 1024**3
