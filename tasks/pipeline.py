@@ -272,8 +272,12 @@ def upload_outcome(statuses: list[Status]) -> Status | None:
 async def roll_up(upload_id: UUID) -> Events:
     """Finish the upload once every document is terminal; UPLOAD_DONE is appended only once."""
     async with in_transaction():
-        rows = await Document.filter(upload_id=upload_id).values("status")
-        outcome = upload_outcome([Status(row["status"]) for row in rows])
+        # Distinct statuses only: a finishing document of a 1000-file batch must not read
+        # every sibling row.
+        statuses = await (
+            Document.filter(upload_id=upload_id).distinct().values_list("status", flat=True)
+        )
+        outcome = upload_outcome([Status(str(s)) for s in statuses])
         if outcome is None:
             return []
         return await _finish_upload(upload_id, outcome)
