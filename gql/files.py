@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_late
 from tortoise import Tortoise
 from tortoise.functions import Count
 
+from gql import metrics as metrics_module
 from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Status
 from settings import Settings
@@ -124,5 +125,6 @@ async def _refresh_gauges() -> None:
         found = {str(code): int(n) for code, n in rows if code}
         for code in ErrorCode:
             FAILED.labels(error_code=code.value).set(found.get(code.value, 0))
+        await metrics_module.refresh()
     except Exception:  # noqa: BLE001 - metrics must answer even with the database down
         logger.warning("could not read document counts for /metrics", exc_info=True)
