@@ -23,7 +23,7 @@ from settings import get_settings
 from tasks.runner import ConversionJob, ConversionOutcome, run_conversion
 from tests.fixtures.make import A4, PdfPage, build_pdf, gradient
 
-EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "60"))
 KEEP = os.environ.get("HYPOTHESIS_KEEP")
 OUTCOMES: Counter[str] = Counter()
 
