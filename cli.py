@@ -261,8 +261,10 @@ def serve(
     import uvicorn
 
     from models.migrate import apply_migrations, dialect_of
+    from tasks.logs import setup_logging
 
     settings = get_settings()
+    setup_logging(settings.log_level, settings.log_json)
     if dialect_of(settings.db_url) == "sqlite":
         # The embedded default has no separate migrate step: bring SQLite up to date here.
         asyncio.run(apply_migrations(settings.db_url))

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     api_tokens: list[str] = Field(default_factory=list)  # empty: no authentication
     admin_tokens: list[str] = Field(default_factory=list)
     log_level: str = "INFO"
+    log_json: bool = False  # JSON lines with upload and document ids instead of text
 
     # Conversion
     max_side: int = 3500  # pages fit within max_side x max_side

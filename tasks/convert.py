@@ -15,7 +15,7 @@ from uuid import UUID
 from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Page, Status
 from settings import Settings, get_settings
-from tasks import control, dedupe, office, pipeline
+from tasks import control, dedupe, logs, office, pipeline
 from tasks.broker import broker, is_embedded
 from tasks.engine import PageResult
 from tasks.events import get_bus
@@ -134,6 +134,7 @@ async def process_document(document_id: UUID, settings: Settings) -> None:
             logger.info("document %s is held elsewhere or finished; nothing to do", document_id)
         return
     upload_id = pipeline.upload_id_of(doc)
+    logs.bind(upload_id=upload_id, document_id=document_id)
     await publish(upload_id, events)
     logger.info("converting upload=%s document=%s attempt=%d", upload_id, doc.id, doc.attempts)
     try:

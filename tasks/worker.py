@@ -22,6 +22,7 @@ from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import start_listen
 
 from settings import Settings, get_settings
+from tasks.logs import setup_logging
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ def main(processes: int = 1) -> int:
         wait_tasks_timeout=None,  # the drain deadline is enforced by _arm_hard_stop
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
-    logging.basicConfig(level=settings.log_level.upper(), format=args.log_format)
+    setup_logging(settings.log_level, settings.log_json)
     budget = settings.drain_seconds + SHUTDOWN_SECONDS + 10.0
     return Supervisor(args, processes, budget).run()
 
