@@ -226,3 +226,43 @@ async def test_configured_origins_may_open_websockets(app: Any) -> None:
     finally:
         instance.should_exit = True
         await task
+
+
+async def _append(upload_id: uuid.UUID) -> dict[str, Any]:
+    from tortoise.transactions import in_transaction
+
+    from models.progress import append_event
+    from models.upload import EventKind
+
+    async with in_transaction():
+        return await append_event(upload_id, EventKind.DOCUMENT_STARTED)
+
+
+async def test_stream_reads_the_log_only_on_gaps_resyncs_and_moved_sequences(
+    client: httpx.AsyncClient,
+) -> None:
+    from gql.subscriptions import _Sequencer
+    from models.progress import snapshot
+    from tasks.events import RESYNC
+    from tests.gql.support import create, data
+
+    await data(client, "mutation { pauseProcessing { paused } }")
+    try:
+        created = await create(client, [("a.png", png())])
+        upload_id = uuid.UUID(created["id"])
+        start = await snapshot(upload_id)
+        assert start is not None
+        sequencer = _Sequencer(upload_id, start["sequence"])
+        assert await sequencer.accept(None) == []  # idle, nothing new
+        assert await sequencer.accept(RESYNC) == []
+        lost = await _append(upload_id)
+        assert await sequencer.accept(None) == [lost]  # idle poll sees the moved sequence
+        missed = await _append(upload_id)
+        assert await sequencer.accept(RESYNC) == [missed]
+        skipped, live = await _append(upload_id), await _append(upload_id)
+        assert await sequencer.accept(live) == [skipped, live]  # a gap is filled from the log
+        assert await sequencer.accept(skipped) == []
+        following = await _append(upload_id)
+        assert await sequencer.accept(following) == [following]
+    finally:
+        await data(client, "mutation { resumeProcessing { paused } }")

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 
 from settings import get_settings
-from tasks.events import EventBus, InProcessBus, RedisBus
+from tasks import events as events_module
+from tasks.events import RESYNC, EventBus, InProcessBus, RedisBus
 
 DEADLINE = 10.0
 
@@ -95,3 +98,99 @@ async def test_redis_listener_abandoned_mid_stream_is_cleaned_up(redis_url: str)
     finally:
         await bus.close()
         await admin.aclose()
+
+
+async def test_redis_listeners_of_one_upload_share_one_subscription(redis_url: str) -> None:
+    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    admin = aioredis.from_url(redis_url)
+    upload_id = uuid.uuid4()
+    channel = bus.channel(upload_id)
+    try:
+        await bus.publish(upload_id, {"warm": True})
+        baseline = await client_count(admin, bus.client_name)
+        async with contextlib.AsyncExitStack() as stack:
+            listeners = [await stack.enter_async_context(bus.listen(upload_id)) for _ in range(50)]
+            assert dict(await admin.pubsub_numsub(channel))[channel.encode()] == 1
+            assert await client_count(admin, bus.client_name) == baseline + 1
+            assert bus.listener_count(upload_id) == 50
+            for n in range(1, 31):
+                await bus.publish(upload_id, {"sequence": n, "kind": "PAGE_DONE"})
+            for events in listeners:
+                assert [e["sequence"] for e in await take(events, 30)] == list(range(1, 31))
+        assert dict(await admin.pubsub_numsub(channel))[channel.encode()] == 0
+        assert await client_count(admin, bus.client_name) == baseline
+        assert bus.listener_count(upload_id) == 0
+    finally:
+        await bus.close()
+        await admin.aclose()
+
+
+async def test_redis_listeners_of_many_uploads_share_one_connection(redis_url: str) -> None:
+    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    admin = aioredis.from_url(redis_url)
+    uploads = [uuid.uuid4() for _ in range(5)]
+    try:
+        await bus.publish(uploads[0], {"warm": True})
+        baseline = await client_count(admin, bus.client_name)
+        async with contextlib.AsyncExitStack() as stack:
+            listeners = [await stack.enter_async_context(bus.listen(u)) for u in uploads]
+            assert await client_count(admin, bus.client_name) == baseline + 1
+            async with bus.listen(uploads[0]):
+                pass  # one upload's last listener leaving keeps the others subscribed
+            for index, upload_id in enumerate(uploads):
+                await bus.publish(upload_id, {"sequence": index})
+            for index, events in enumerate(listeners):
+                assert [e["sequence"] for e in await take(events, 1)] == [index]
+        assert await client_count(admin, bus.client_name) == baseline
+    finally:
+        await bus.close()
+        await admin.aclose()
+
+
+async def test_slow_redis_listener_is_told_to_resync_without_blocking_others(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events_module, "LISTENER_QUEUE", 5)
+    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    upload_id = uuid.uuid4()
+    try:
+        async with bus.listen(upload_id) as slow, bus.listen(upload_id) as fast:
+            received = []
+            for n in range(1, 21):
+                await bus.publish(upload_id, {"sequence": n})
+                received.extend(await take(fast, 1))
+            assert [e["sequence"] for e in received] == list(range(1, 21))
+            lagging = await take(slow, 1)
+            assert lagging[0] is RESYNC
+    finally:
+        await bus.close()
+
+
+async def test_redis_listeners_resync_after_the_connection_drops(redis_url: str) -> None:
+    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    admin = aioredis.from_url(redis_url)
+    upload_id = uuid.uuid4()
+    try:
+        async with bus.listen(upload_id) as events:
+            await admin.client_kill_filter(_type="pubsub", skipme=True)
+            assert (await take(events, 1))[0] is RESYNC
+
+            async def resubscribed() -> bool:
+                numsub = dict(await admin.pubsub_numsub(bus.channel(upload_id)))
+                return bool(numsub[bus.channel(upload_id).encode()] == 1)
+
+            await wait_until(resubscribed)
+            await bus.publish(upload_id, {"sequence": 7})
+            later = await take(events, 1)
+            while later[0] is RESYNC:  # a second reconnect may have happened meanwhile
+                later = await take(events, 1)
+            assert later[0]["sequence"] == 7
+    finally:
+        await bus.close()
+        await admin.aclose()
+
+
+async def wait_until(condition: Callable[[], Awaitable[bool]]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        while not await condition():
+            await asyncio.sleep(0.05)
