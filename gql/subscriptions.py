@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from gql.context import Context
 from gql.errors import NotFound
+from gql.metrics import SUBSCRIPTIONS
 from gql.queries import parse_id
 from gql.types import UploadEvent
 from models import progress
@@ -119,8 +120,10 @@ class Subscription:
         self, info: Info[Context, None], id: strawberry.ID, after: int | None = None
     ) -> AsyncGenerator[UploadEvent, None]:
         stream = upload_event_stream(parse_id(id), after, info.context.settings)
+        SUBSCRIPTIONS.inc()
         try:
             async for payload in stream:
                 yield UploadEvent.from_payload(payload, info.context)
         finally:
+            SUBSCRIPTIONS.dec()
             await stream.aclose()  # type: ignore[attr-defined]

@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 import websockets
 
+from gql.metrics import SUBSCRIPTIONS
 from tests.gql.conftest import make_app
 from tests.gql.support import PREFLIGHT, jpeg, multipart, pdf, png, wait_for
 
@@ -175,6 +176,7 @@ async def test_disconnect_releases_the_subscription(server: str, client: httpx.A
 
     bus = get_bus(get_settings())
     assert isinstance(bus, InProcessBus)
+    open_before = SUBSCRIPTIONS._value.get()
     await data(client, "mutation { pauseProcessing { paused } }")
     try:
         created = await create(client, [("a.png", png())])
@@ -189,7 +191,9 @@ async def test_disconnect_releases_the_subscription(server: str, client: httpx.A
             first = json.loads(await ws.recv())
             assert first["payload"]["data"]["uploadEvents"]["kind"] == "SNAPSHOT"
             assert bus.listener_count(upload_id) == 1
+            assert SUBSCRIPTIONS._value.get() == open_before + 1
         await wait_for(lambda: _no_listeners(bus, upload_id), "the listener to leave", timeout=30)
+        assert SUBSCRIPTIONS._value.get() == open_before
     finally:
         await data(client, "mutation { resumeProcessing { paused } }")
 
