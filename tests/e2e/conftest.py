@@ -139,6 +139,34 @@ def limited(
         yield cluster
 
 
+@pytest.fixture(scope="module")
+async def draining_pg_url() -> AsyncIterator[str]:
+    """The draining cluster's own database."""
+    async with _database(f"pagemill_draining_{RUN_ID}") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def draining(
+    draining_pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """An API whose workers (started by each test, so no other worker competes for the
+    documents) drain for 20 s on SIGTERM and replace each process after 2 messages."""
+    root = tmp_path_factory.mktemp("draining")
+    env = _base_env(
+        root / "storage",
+        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
+        PAGEMILL_DATABASE_URL=draining_pg_url,
+        PAGEMILL_REDIS_PREFIX=_prefix("draining"),
+        PAGEMILL_DRAIN_SECONDS="20",
+        PAGEMILL_RECYCLE_AFTER="2",
+    )
+    with cluster_env(env, root) as cluster:
+        cluster.run("migrate")
+        cluster.start_api()
+        yield cluster
+
+
 @pytest.fixture(scope="session")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """`pagemill serve` on the embedded default: SQLite under the storage dir, no Redis."""

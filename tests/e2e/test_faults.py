@@ -8,6 +8,8 @@ import asyncio
 import json
 import logging
 import os
+import re
+import signal
 import struct
 import subprocess
 import time
@@ -492,3 +494,113 @@ async def test_admin_drain_waits_for_in_flight_and_workers_lists_both(
         assert str(pid) in listed, listed
     assert all(w["rssBytes"] > 0 for w in live)
     assert os.uname().nodename in listed
+
+
+# 7. SIGTERM drain and process recycling --------------------------------------------------
+
+
+def stop_worker(cluster: Cluster, proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM a `pagemill worker` supervisor (not its group); its exit code."""
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=timeout)
+    cluster.workers.remove(proc)
+    return code
+
+
+def started_pids(cluster: Cluster, name: str, offset: int) -> list[int]:
+    """Pids of the taskiq processes a supervisor started, in order, from its log (read from
+    `offset`: log files are appended to by every worker started under the same name)."""
+    text = (cluster.logs / f"{name}.log").read_bytes()[offset:].decode(errors="replace")
+    return [int(pid) for pid in re.findall(r"started worker-0 \(pid (\d+)\)", text)]
+
+
+def log_size(cluster: Cluster, name: str) -> int:
+    """Bytes in a process log so far (0 before its first start)."""
+    path = cluster.logs / f"{name}.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+async def test_sigterm_drain_finishes_the_running_document_then_stops(
+    draining: Cluster, tmp_path: Path
+) -> None:
+    name = f"worker{len(draining.workers)}"
+    offset = log_size(draining, name)
+    worker = draining.start_worker()
+    await wait_ready(draining)
+    pdf = many_page_pdf(tmp_path / "draining.pdf", 10)
+    upload = await create_upload(draining.graphql_url, [pdf])
+    pdf_id = upload["documents"][0]["id"]
+
+    async def converting() -> bool:
+        doc = await document_row(draining, pdf_id)
+        return doc["status"] == "IN_PROGRESS" and len(await pages_of(draining, pdf_id)) >= 1
+
+    await eventually(converting, 60, "the PDF to be converting", draining)
+    tree = psutil.Process(worker.pid).children(recursive=True)
+    signalled = time.monotonic()
+    worker.send_signal(signal.SIGTERM)
+
+    async def draining_started() -> bool:
+        log = (draining.logs / f"{name}.log").read_bytes()[offset:]
+        return b"draining 1 worker" in log
+
+    await eventually(draining_started, 10, "the supervisor to start draining", draining)
+    late = await create_upload(draining.graphql_url, small_images(tmp_path, 1))
+    grace = float(draining.env["PAGEMILL_DRAIN_SECONDS"])
+    code = await asyncio.to_thread(worker.wait, grace + 15)
+    stopped = time.monotonic() - signalled
+    draining.workers.remove(worker)
+
+    assert code == 0
+    doc = await document_row(draining, pdf_id)
+    assert (doc["status"], doc["page_count"], doc["attempts"]) == ("COMPLETED", 10, 1)
+    assert not any(p.is_running() for p in tree)
+    assert conversion_processes(draining) == []
+    # The draining worker took no new work: the late document waits for another worker.
+    assert (await document_row(draining, late["documents"][0]["id"]))["status"] == "PENDING"
+    logger.warning("SIGTERM mid-PDF: worker exited %.1fs later (grace %.0fs)", stopped, grace)
+
+    other = draining.start_worker()
+    try:
+        done = await wait_terminal(draining.graphql_url, late["id"], timeout=60)
+        assert done["status"] == "COMPLETED"
+        final = await wait_terminal(draining.graphql_url, upload["id"], timeout=10)
+        assert final["status"] == "COMPLETED"
+        await assert_pages_once(draining, final)
+    finally:
+        # Leave no worker behind to compete with the next test's.
+        other_code = await asyncio.to_thread(stop_worker, draining, other, grace + 15)
+    assert other_code == 0
+
+
+async def test_worker_processes_are_recycled_after_n_conversions(
+    draining: Cluster, tmp_path: Path
+) -> None:
+    assert draining.env["PAGEMILL_RECYCLE_AFTER"] == "2"
+    name = f"worker{len(draining.workers)}"
+    offset = log_size(draining, name)
+    worker = draining.start_worker(processes=1)
+    await wait_ready(draining)
+    [first] = started_pids(draining, name, offset)
+    upload = await create_upload(draining.graphql_url, small_images(tmp_path, 5))
+    final = await wait_terminal(draining.graphql_url, upload["id"], timeout=60)
+
+    assert final["status"] == "COMPLETED"
+    assert {d["status"] for d in final["documents"]} == {"COMPLETED"}
+
+    async def replaced_twice() -> list[int] | None:
+        # 5 conversions and the archive: a fresh process after every second message.
+        pids = started_pids(draining, name, offset)
+        return pids if len(pids) >= 3 else None
+
+    pids = await eventually(replaced_twice, 30, "the worker process replaced twice", draining)
+    assert pids[0] == first and len(set(pids)) == len(pids)
+    assert worker.poll() is None  # the supervisor outlives its processes
+
+    async def one_live_process() -> bool:
+        children = [p.pid for p in psutil.Process(worker.pid).children()]
+        return children == started_pids(draining, name, offset)[-1:]
+
+    await eventually(one_live_process, 30, "one live taskiq process, the latest", draining)
+    grace = float(draining.env["PAGEMILL_DRAIN_SECONDS"])
+    assert await asyncio.to_thread(stop_worker, draining, worker, grace + 15) == 0
