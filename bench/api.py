@@ -20,8 +20,9 @@ from pathlib import Path
 import httpx
 
 from bench.client import STATUS
-from bench.cluster import Cluster, free_port, wait_for
+from bench.cluster import Cluster
 from bench.measure import median, percentile
+from tests.e2e.harness import free_port, wait_until
 
 CONCURRENCY = 32
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
@@ -144,7 +145,7 @@ def _start_bare(cluster: Cluster) -> str:
         ],
     )
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _answers(f"{url}/docs"), 60, "the bare API", cluster)
+    wait_until(lambda: _answers(f"{url}/docs"), 60, "the bare API", cluster)
     return url
 
 

@@ -11,30 +11,23 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import psutil
 
+from tests.e2e.harness import free_port, healthy, signal_group, wait_until
+
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("PAGEMILL_BENCH_PG", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("PAGEMILL_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 WORKERS = "query { workers { id pid } }"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -85,7 +78,7 @@ class Cluster:
         """`pagemill serve` on a free port; returns once /healthz answers."""
         self.port = free_port()
         self.spawn("api", [str(BIN / "pagemill"), "serve", "--port", str(self.port)])
-        wait_for(lambda: _healthy(self.url), 60, "the API", self)
+        wait_until(lambda: healthy(self.url), 60, "the API", self)
 
     def start_workers(self, processes: int) -> None:
         """`pagemill worker --processes N`; returns once N worker processes heartbeat."""
@@ -100,18 +93,18 @@ class Cluster:
                 return sum(w["pid"] in pids for w in rows["data"]["workers"]) >= processes
             return False
 
-        wait_for(ready, 60, f"{processes} worker processes", self)
+        wait_until(ready, 60, f"{processes} worker processes", self)
 
     def stop(self, name: str) -> None:
         """SIGTERM a process group, SIGKILL it if it lingers."""
         proc = self.procs.pop(name, None)
         if proc is None:
             return
-        _signal_group(proc, signal.SIGTERM)
+        signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
+            signal_group(proc, signal.SIGKILL)
             proc.wait()
 
     def api_pid(self) -> int:
@@ -125,28 +118,6 @@ class Cluster:
             text = log.read_text(errors="replace").splitlines()[-lines:]
             out.append(f"--- {log.name}\n" + "\n".join(text))
         return "\n".join(out)
-
-
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, sig)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str, cluster: Cluster) -> None:
-    """Poll `check()` until true; fail with the process logs after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"timed out waiting for {what}\n{cluster.log_tail()}")
 
 
 async def _admin(sql: str) -> None:

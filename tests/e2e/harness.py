@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -76,7 +77,7 @@ class Cluster:
         """Start `pagemill serve` and wait until /healthz answers."""
         self.port = free_port()
         self.api = self._spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
-        wait_until(lambda: _healthy(self.url), timeout, "API /healthz", self)
+        wait_until(lambda: healthy(self.url), timeout, "API /healthz", self)
 
     def start_worker(self, processes: int = 1) -> subprocess.Popen[bytes]:
         """Start one `pagemill worker` and return its process."""
@@ -88,12 +89,12 @@ class Cluster:
         """Stop every process of the cluster (SIGTERM, then SIGKILL)."""
         procs = [p for p in [self.api, *self.workers] if p is not None]
         for proc in procs:
-            _signal_group(proc, signal.SIGTERM)
+            signal_group(proc, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            _signal_group(proc, signal.SIGKILL)
+            signal_group(proc, signal.SIGKILL)
             proc.wait()
 
     def log_tail(self, lines: int = 60) -> str:
@@ -105,19 +106,23 @@ class Cluster:
         return "\n".join(out)
 
 
-def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+def signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def wait_until(check: object, timeout: float, what: str, cluster: Cluster | None = None) -> None:
+class HasLogs(Protocol):
+    def log_tail(self) -> str: ...
+
+
+def wait_until(check: object, timeout: float, what: str, cluster: HasLogs | None = None) -> None:
     """Poll `check()` until it is truthy; fail with the process logs after `timeout` seconds."""
     assert callable(check)
     deadline = time.monotonic() + timeout
@@ -142,16 +147,16 @@ def cluster_env(base: dict[str, str], logs: Path) -> Iterator[Cluster]:
 def restart_api(cluster: Cluster, *, kill: bool = False, timeout: float = 60) -> None:
     """Stop the API (SIGKILL when `kill`, else SIGTERM) and start it again on the same port."""
     assert cluster.api is not None
-    _signal_group(cluster.api, signal.SIGKILL if kill else signal.SIGTERM)
+    signal_group(cluster.api, signal.SIGKILL if kill else signal.SIGTERM)
     cluster.api.wait(timeout=30)
     args = ["serve", "--host", "127.0.0.1", "--port", str(cluster.port)]
     cluster.api = cluster._spawn("api", args)
-    wait_until(lambda: _healthy(cluster.url), timeout, "API /healthz after restart", cluster)
+    wait_until(lambda: healthy(cluster.url), timeout, "API /healthz after restart", cluster)
 
 
 def kill_worker(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL a `pagemill worker`'s whole process group (supervisor and taskiq processes)."""
-    _signal_group(proc, signal.SIGKILL)
+    signal_group(proc, signal.SIGKILL)
     proc.wait(timeout=30)
 
 
