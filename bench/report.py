@@ -10,7 +10,7 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().with_name("results.json")
 
-# The tracker's targets.
+# The service's speed and memory targets.
 MAX_TIME_RATIO = 1.2
 MAX_RSS_MB = 200.0
 MIN_SCALING = 1.8
