@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -57,22 +57,33 @@ def distributed(
     """API + two `pagemill worker` processes in Redis/PostgreSQL mode, migrated with
     `pagemill migrate`."""
     root = tmp_path_factory.mktemp("distributed")
-    env = _base_env(
-        root / "storage",
-        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
-        PAGEMILL_DATABASE_URL=e2e_pg_url,
-        PAGEMILL_REDIS_PREFIX=f"{os.environ['PAGEMILL_REDIS_PREFIX']}-e2e-{secrets.token_hex(3)}",
-    )
-    with cluster_env(env, root) as cluster:
-        cluster.run("migrate")
-        cluster.start_api()
-        cluster.start_worker()
-        cluster.start_worker()
+    with _redis_cluster(root, REDIS_TEST_URL, e2e_pg_url, "e2e", workers=2) as cluster:
         yield cluster
 
 
 def _prefix(name: str) -> str:
     return f"{os.environ['PAGEMILL_REDIS_PREFIX']}-{name}-{secrets.token_hex(3)}"
+
+
+@contextmanager
+def _redis_cluster(
+    root: Path, redis_url: str, pg_url: str, name: str, workers: int, **extra: str
+) -> Iterator[Cluster]:
+    """API and `workers` worker processes on Redis and a database of their own, migrated
+    with `pagemill migrate` first; `extra` settings override the test defaults."""
+    env = _base_env(
+        root / "storage",
+        PAGEMILL_REDIS_URL=redis_url,
+        PAGEMILL_DATABASE_URL=pg_url,
+        PAGEMILL_REDIS_PREFIX=_prefix(name),
+        **extra,
+    )
+    with cluster_env(env, root) as cluster:
+        cluster.run("migrate")
+        cluster.start_api()
+        for _ in range(workers):
+            cluster.start_worker()
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -89,22 +100,20 @@ def faults(faults_pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     root = tmp_path_factory.mktemp("faults")
     lease = os.environ.get("PAGEMILL_FAULTS_LEASE_SECONDS", "5")
     sweep = os.environ.get("PAGEMILL_FAULTS_SWEEP_INTERVAL", "1")
-    with private_redis(root) as redis:
-        env = _base_env(
-            root / "storage",
-            PAGEMILL_REDIS_URL=redis.url,
-            PAGEMILL_DATABASE_URL=faults_pg_url,
-            PAGEMILL_REDIS_PREFIX=_prefix("faults"),
+    with (
+        private_redis(root) as redis,
+        _redis_cluster(
+            root,
+            redis.url,
+            faults_pg_url,
+            "faults",
+            workers=2,
             PAGEMILL_LEASE_SECONDS=lease,
             PAGEMILL_SWEEP_INTERVAL=sweep,
-        )
-        with cluster_env(env, root) as cluster:
-            cluster.redis = redis
-            cluster.run("migrate")
-            cluster.start_api()
-            cluster.start_worker()
-            cluster.start_worker()
-            yield cluster
+        ) as cluster,
+    ):
+        cluster.redis = redis
+        yield cluster
 
 
 @pytest.fixture(scope="module")
@@ -121,21 +130,18 @@ def limited(
     """API + one worker with a low memory cap, no disk spill, a short per-document timeout
     and two attempts per document."""
     root = tmp_path_factory.mktemp("limited")
-    env = _base_env(
-        root / "storage",
-        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
-        PAGEMILL_DATABASE_URL=limited_pg_url,
-        PAGEMILL_REDIS_PREFIX=_prefix("limited"),
+    with _redis_cluster(
+        root,
+        REDIS_TEST_URL,
+        limited_pg_url,
+        "limited",
+        workers=1,
         PAGEMILL_MEMORY_LIMIT_MB="150",
         # Past its memory limit ImageMagick spills to disk instead of failing: keep that small.
         PAGEMILL_MAGICK_DISK_MB="64",
         PAGEMILL_DOCUMENT_TIMEOUT="4",
         PAGEMILL_MAX_ATTEMPTS="2",
-    )
-    with cluster_env(env, root) as cluster:
-        cluster.run("migrate")
-        cluster.start_api()
-        cluster.start_worker()
+    ) as cluster:
         yield cluster
 
 
@@ -153,17 +159,15 @@ def draining(
     """An API whose workers (started by each test, so no other worker competes for the
     documents) drain for 20 s on SIGTERM and replace each process after 2 messages."""
     root = tmp_path_factory.mktemp("draining")
-    env = _base_env(
-        root / "storage",
-        PAGEMILL_REDIS_URL=REDIS_TEST_URL,
-        PAGEMILL_DATABASE_URL=draining_pg_url,
-        PAGEMILL_REDIS_PREFIX=_prefix("draining"),
+    with _redis_cluster(
+        root,
+        REDIS_TEST_URL,
+        draining_pg_url,
+        "draining",
+        workers=0,
         PAGEMILL_DRAIN_SECONDS="20",
         PAGEMILL_RECYCLE_AFTER="2",
-    )
-    with cluster_env(env, root) as cluster:
-        cluster.run("migrate")
-        cluster.start_api()
+    ) as cluster:
         yield cluster
 
 
