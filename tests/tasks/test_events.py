@@ -52,6 +52,11 @@ async def client_count(admin: aioredis.Redis, name: str) -> int:
     return sum(1 for c in clients if c.get("name") == name)
 
 
+async def subscribers(admin: aioredis.Redis, channel: str) -> int:
+    """How many Redis connections are subscribed to `channel` (PUBSUB NUMSUB)."""
+    return int(dict(await admin.pubsub_numsub(channel))[channel.encode()])
+
+
 async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: str) -> None:
     bus = RedisBus(redis_url, get_settings().redis_prefix)
     admin = aioredis.from_url(redis_url)
@@ -61,11 +66,9 @@ async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: s
         await roundtrip(bus)
         upload_id = uuid.uuid4()
         async with bus.listen(upload_id):
-            numsub = dict(await admin.pubsub_numsub(bus.channel(upload_id)))
-            assert numsub[bus.channel(upload_id).encode()] == 1
+            assert await subscribers(admin, bus.channel(upload_id)) == 1
             assert await client_count(admin, bus.client_name) == baseline + 1
-        numsub = dict(await admin.pubsub_numsub(bus.channel(upload_id)))
-        assert numsub[bus.channel(upload_id).encode()] == 0
+        assert await subscribers(admin, bus.channel(upload_id)) == 0
         assert await client_count(admin, bus.client_name) == baseline
     finally:
         await bus.close()
@@ -92,8 +95,7 @@ async def test_redis_listener_abandoned_mid_stream_is_cleaned_up(redis_url: str)
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
 
-        numsub = dict(await admin.pubsub_numsub(bus.channel(upload_id)))
-        assert numsub[bus.channel(upload_id).encode()] == 0
+        assert await subscribers(admin, bus.channel(upload_id)) == 0
         assert await client_count(admin, bus.client_name) == baseline
     finally:
         await bus.close()
@@ -110,14 +112,14 @@ async def test_redis_listeners_of_one_upload_share_one_subscription(redis_url: s
         baseline = await client_count(admin, bus.client_name)
         async with contextlib.AsyncExitStack() as stack:
             listeners = [await stack.enter_async_context(bus.listen(upload_id)) for _ in range(50)]
-            assert dict(await admin.pubsub_numsub(channel))[channel.encode()] == 1
+            assert await subscribers(admin, channel) == 1
             assert await client_count(admin, bus.client_name) == baseline + 1
             assert bus.listener_count(upload_id) == 50
             for n in range(1, 31):
                 await bus.publish(upload_id, {"sequence": n, "kind": "PAGE_DONE"})
             for events in listeners:
                 assert [e["sequence"] for e in await take(events, 30)] == list(range(1, 31))
-        assert dict(await admin.pubsub_numsub(channel))[channel.encode()] == 0
+        assert await subscribers(admin, channel) == 0
         assert await client_count(admin, bus.client_name) == baseline
         assert bus.listener_count(upload_id) == 0
     finally:
@@ -176,8 +178,7 @@ async def test_redis_listeners_resync_after_the_connection_drops(redis_url: str)
             assert (await take(events, 1))[0] is RESYNC
 
             async def resubscribed() -> bool:
-                numsub = dict(await admin.pubsub_numsub(bus.channel(upload_id)))
-                return bool(numsub[bus.channel(upload_id).encode()] == 1)
+                return await subscribers(admin, bus.channel(upload_id)) == 1
 
             await wait_until(resubscribed)
             await bus.publish(upload_id, {"sequence": 7})
