@@ -94,16 +94,25 @@ def graphql(url: str, query: str, variables: dict[str, Any], token: str | None) 
     return _data(httpx.post(url, json=payload, headers=_headers(token), timeout=60))
 
 
+def multipart_form(query: str, count: int, key: str | None = None) -> dict[str, str]:
+    """The `operations` and `map` fields of a GraphQL multipart request whose file parts,
+    named "0".."count-1", fill `$files` in order (plus `$key` when given)."""
+    variables: dict[str, Any] = {"files": [None] * count}
+    if key is not None:
+        variables["key"] = key
+    operations = {"query": query, "variables": variables}
+    file_map = {str(i): [f"variables.files.{i}"] for i in range(count)}
+    return {"operations": json.dumps(operations), "map": json.dumps(file_map)}
+
+
 def upload_files(url: str, files: list[Path], key: str | None, token: str | None) -> dict[str, Any]:
     """Send files as a GraphQL multipart request (operations, map, then one part per file)."""
-    operations = {"query": CREATE_UPLOAD, "variables": {"files": [None] * len(files), "key": key}}
-    file_map = {str(i): [f"variables.files.{i}"] for i in range(len(files))}
     with ExitStack() as stack:
         parts = {
             str(i): (path.name, stack.enter_context(path.open("rb")), _mime(path))
             for i, path in enumerate(files)
         }
-        form = {"operations": json.dumps(operations), "map": json.dumps(file_map)}
+        form = multipart_form(CREATE_UPLOAD, len(files), key)
         response = httpx.post(url, data=form, files=parts, headers=_headers(token), timeout=300)
     upload: dict[str, Any] = _data(response)["createUpload"]
     return upload

@@ -13,6 +13,8 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from cli import multipart_form
+
 CREATE = """mutation($files: [File!]!) { createUpload(files: $files) { id documents { id } } }"""
 EVENTS = """subscription($id: ID!) { uploadEvents(id: $id) {
   sequence kind uploadStatus documentId pagesDone pageCount page { number } } }"""
@@ -26,13 +28,11 @@ PROTOCOL = [websockets.Subprotocol("graphql-transport-ws")]
 
 async def create_upload(graphql_url: str, paths: list[Path]) -> dict[str, Any]:
     """One createUpload with every file, following the GraphQL multipart request spec."""
-    operations = {"query": CREATE, "variables": {"files": [None] * len(paths)}}
-    mapping = {str(i): [f"variables.files.{i}"] for i in range(len(paths))}
     files = [(str(i), (p.name, p.read_bytes())) for i, p in enumerate(paths)]
     async with httpx.AsyncClient(timeout=300) as http:
         response = await http.post(
             graphql_url,
-            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            data=multipart_form(CREATE, len(paths)),
             files=files,
             headers={"Apollo-Require-Preflight": "true"},
         )

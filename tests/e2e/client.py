@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import websockets
 
+from cli import multipart_form
+
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 
 UPLOAD_FIELDS = """
@@ -53,13 +55,11 @@ async def create_upload(
     graphql_url: str, paths: list[Path], key: str | None = None
 ) -> dict[str, Any]:
     """Upload files in one request following the GraphQL multipart request spec."""
-    operations = {"query": CREATE, "variables": {"files": [None] * len(paths), "key": key}}
-    mapping = {str(i): [f"variables.files.{i}"] for i in range(len(paths))}
     files = [(str(i), (p.name, p.read_bytes())) for i, p in enumerate(paths)]
     async with httpx.AsyncClient(timeout=120) as http:
         response = await http.post(
             graphql_url,
-            data={"operations": json.dumps(operations), "map": json.dumps(mapping)},
+            data=multipart_form(CREATE, len(paths), key),
             files=files,
             headers=PREFLIGHT,
         )

@@ -19,6 +19,7 @@ import psutil
 import pytest
 from PIL import Image
 
+from cli import multipart_form
 from tests.e2e.client import (
     CREATE,
     PREFLIGHT,
@@ -59,10 +60,8 @@ def zip_bytes(entries: list[tuple[str, bytes]]) -> bytes:
 
 
 def multipart(files: list[tuple[str, bytes]], key: str | None = None) -> dict[str, Any]:
-    operations = {"query": CREATE, "variables": {"files": [None] * len(files), "key": key}}
-    mapping = {str(i): [f"variables.files.{i}"] for i in range(len(files))}
     return {
-        "data": {"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        "data": multipart_form(CREATE, len(files), key),
         "files": [(str(i), (name, content)) for i, (name, content) in enumerate(files)],
         "headers": PREFLIGHT,
     }

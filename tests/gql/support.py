@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 from PIL import Image
+
+from cli import multipart_form
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 DOCUMENT_FIELDS = """
@@ -47,10 +48,8 @@ async def data(
 
 def multipart(files: list[tuple[str, bytes]], key: str | None = None) -> dict[str, Any]:
     """httpx arguments for createUpload following the GraphQL multipart request spec."""
-    operations = {"query": CREATE, "variables": {"files": [None] * len(files), "key": key}}
-    mapping = {str(i): [f"variables.files.{i}"] for i in range(len(files))}
     return {
-        "data": {"operations": json.dumps(operations), "map": json.dumps(mapping)},
+        "data": multipart_form(CREATE, len(files), key),
         "files": [(str(i), (name, content)) for i, (name, content) in enumerate(files)],
     }
 
