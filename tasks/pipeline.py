@@ -299,7 +299,13 @@ async def _finish_upload(upload_id: UUID, outcome: Status) -> Events:
 async def cancel_upload(upload_id: UUID) -> Events:
     """Cancel every unfinished document and the upload; running conversions notice and stop."""
     async with in_transaction():
-        rows = await Document.filter(upload_id=upload_id, status__in=ACTIVE).values("id")
+        # Lock every active document before append_event locks the upload row: workers lock
+        # a document, then the upload; taking them one by one here deadlocked against them.
+        rows = (
+            await Document.filter(upload_id=upload_id, status__in=ACTIVE)
+            .select_for_update()
+            .values("id")
+        )
         events: Events = []
         for document_id in (UUID(str(row["id"])) for row in rows):
             await Document.filter(id=document_id).update(
