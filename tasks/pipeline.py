@@ -304,10 +304,10 @@ async def cancel_upload(upload_id: UUID) -> Events:
         rows = (
             await Document.filter(upload_id=upload_id, status__in=ACTIVE)
             .select_for_update()
-            .values("id")
+            .only("id")  # values() would drop the FOR UPDATE
         )
         events: Events = []
-        for document_id in (UUID(str(row["id"])) for row in rows):
+        for document_id in (UUID(str(row.id)) for row in rows):
             await Document.filter(id=document_id).update(
                 status=Status.CANCELLED,
                 error_code=ErrorCode.CANCELLED,
