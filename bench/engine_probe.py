@@ -20,6 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from bench.warm import child_argv
 from settings import Settings
 from tasks.engine import Limits, pdf_density
 from tasks.runner import ConversionJob, job_payload, limits_from_settings
@@ -61,8 +62,8 @@ def run_child(source: Path, out: Path, limits: Limits) -> tuple[float, float, fl
     job["limits"] = asdict(limits)
     start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(
-        ["/usr/bin/time", "-f", "RSS %M", sys.executable, "-m", "tasks.child"],
-        input=json.dumps(job).encode(),
+        ["/usr/bin/time", "-f", "RSS %M", *child_argv(direct=False)],
+        input=(json.dumps(job) + "\n").encode(),
         capture_output=True,
         check=True,
     )

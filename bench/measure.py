@@ -28,7 +28,7 @@ class Run:
     stdout: bytes
 
 
-class _TreeSampler(threading.Thread):
+class TreeSampler(threading.Thread):
     """Sums the RSS of a process and all its descendants every few milliseconds."""
 
     def __init__(self, pid: int) -> None:
@@ -83,7 +83,7 @@ def measure(
     timer = threading.Timer(timeout or 0, lambda: _kill_group(proc.pid))
     if timeout:
         timer.start()
-    sampler = _TreeSampler(proc.pid)
+    sampler = TreeSampler(proc.pid)
     sampler.start()
     out: list[bytes] = []
     err: list[bytes] = []

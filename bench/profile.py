@@ -7,6 +7,7 @@ ImageMagick by name.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 
 from bench.inputs import Input
 from bench.raw import PROJECT, child_env, child_job
+from bench.warm import child_argv
 
 TOP = 8
 
@@ -103,13 +105,11 @@ def profile_input(inp: Input) -> dict[str, Any]:
             "--output",
             str(out),
             "--",
-            sys.executable,
-            "-m",
-            "tasks.child",
+            *child_argv(direct=False),
         ]
         subprocess.run(
             cmd,
-            input=child_job(inp, Path(tmp) / "pages"),
+            input=(json.dumps(child_job(inp, Path(tmp) / "pages")) + "\n").encode(),
             env=child_env(Path(tmp)),
             cwd=PROJECT,
             capture_output=True,

@@ -8,10 +8,8 @@ Ghostscript and pdftoppm have none.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,8 +18,9 @@ from pathlib import Path
 import pikepdf
 from PIL import Image
 
-from bench.inputs import Input
+from bench.inputs import Input, letter_pdf, photo
 from bench.measure import MiB, Run, measure, median
+from bench.warm import WarmChild
 
 PROJECT = Path(__file__).resolve().parents[1]
 MAX_SIDE = 3500
@@ -153,13 +152,14 @@ def raw_commands(
     }
 
 
-def child_job(inp: Input, pages_dir: Path) -> bytes:
-    """The JSON job `python -m tasks.child` reads on stdin, as the worker builds it."""
+def child_job(inp: Input, pages_dir: Path) -> dict[str, object]:
+    """The job a worker hands its conversion child for `inp`."""
     from settings import Settings
     from tasks.runner import ConversionJob, job_payload
 
-    job = ConversionJob(source=inp.path, kind=inp.kind, pages_dir=pages_dir)
-    return json.dumps(job_payload(job, Settings())).encode()
+    return job_payload(
+        ConversionJob(source=inp.path, kind=inp.kind, pages_dir=pages_dir), Settings()
+    )
 
 
 def child_env(home: Path) -> dict[str, str]:
@@ -183,15 +183,25 @@ def _first_png(out: Path) -> tuple[int, int] | None:
         return img.size
 
 
-def _pagemill_run(inp: Input, out: Path, env: dict[str, str]) -> Run:
-    run = measure(
-        [sys.executable, "-m", "tasks.child"], stdin=child_job(inp, out), env=env, cwd=PROJECT
-    )
-    lines = [json.loads(x) for x in run.stdout.decode().splitlines() if x.strip()]
+def _pagemill_run(child: WarmChild, inp: Input, out: Path) -> Run:
+    lines, run = child.job(child_job(inp, out))
     errors = [x for x in lines if x.get("event") == "error"]
-    if errors or not any(x.get("event") == "done" for x in lines):
-        raise RuntimeError(f"conversion child failed: {errors or lines[-3:]}")
+    if errors:
+        raise RuntimeError(f"conversion child failed: {errors}")
     return run
+
+
+def _warm_up(child: WarmChild, inp: Input, home: Path) -> None:
+    """One small document of the same kind first, as a worker's child has seen before."""
+    small = home / f"warm-up.{inp.kind}"
+    if inp.kind == "pdf":
+        letter_pdf(small, pages=1)
+    else:
+        photo(64, 48, seed=1).convert("RGBA" if inp.kind == "png" else "RGB").save(
+            small, "PNG" if inp.kind == "png" else "JPEG"
+        )
+    warm = Input("warm-up", small, inp.kind, 1)
+    _pagemill_run(child, warm, home / "warm-up")
 
 
 def bench_input(inp: Input, repeats: int, log: Callable[[str], None]) -> InputResult:
@@ -204,16 +214,18 @@ def bench_input(inp: Input, repeats: int, log: Callable[[str], None]) -> InputRe
         env = child_env(home)
         pagemill = ToolResult("pagemill")
         raw = [ToolResult(name) for name in raw_commands(inp, home, dpi, target)]
-        for round_no in range(repeats):
-            tools = [pagemill, *_still_running(raw, round_no)]
-            # Rotate the order every round so drift (thermal, cache) hits every tool alike.
-            shift = round_no % len(tools)
-            for tool in tools[shift:] + tools[:shift]:
-                seen = [r.seconds for t in [pagemill, *raw] for r in t.runs]
-                # The first raw tool is the reference (Ghostscript, libvips): never stopped.
-                first = tool not in (pagemill, raw[0]) and not tool.runs and bool(seen)
-                stop = max(MIN_STOP_SECONDS, STOP_FACTOR * min(seen)) if first else None
-                _one_run(tool, inp, home, env, (dpi, target), stop, log)
+        with WarmChild(env) as child:
+            _warm_up(child, inp, home)
+            for round_no in range(repeats):
+                tools = [pagemill, *_still_running(raw, round_no)]
+                # Rotate the order every round so drift (thermal, cache) hits every tool alike.
+                shift = round_no % len(tools)
+                for tool in tools[shift:] + tools[:shift]:
+                    seen = [r.seconds for t in [pagemill, *raw] for r in t.runs]
+                    # The first raw tool is the reference (Ghostscript, libvips): never stopped.
+                    first = tool not in (pagemill, raw[0]) and not tool.runs and bool(seen)
+                    stop = max(MIN_STOP_SECONDS, STOP_FACTOR * min(seen)) if first else None
+                    _one_run(tool, inp, child, env, (dpi, target), stop, log)
         return InputResult(inp, target, pagemill, raw)
 
 
@@ -228,19 +240,20 @@ def _still_running(raw: list[ToolResult], round_no: int) -> list[ToolResult]:
 def _one_run(
     tool: ToolResult,
     inp: Input,
-    home: Path,
+    child: WarmChild,
     env: dict[str, str],
     size: tuple[float, tuple[int, int]],
     stop: float | None,
     log: Callable[[str], None],
 ) -> None:
     dpi, target = size
+    home = Path(env["HOME"])
     out = home / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     try:
         if tool.tool == "pagemill":
-            run = _pagemill_run(inp, out, env)
+            run = _pagemill_run(child, inp, out)
         else:
             run = measure(raw_commands(inp, out, dpi, target)[tool.tool], env=env, timeout=stop)
     except (RuntimeError, OSError) as exc:

@@ -1,21 +1,26 @@
-"""The conversion child: `python -m tasks.child`, one JSON job on stdin, JSON lines on stdout.
+"""The conversion child: `python -m tasks.child RESOURCES`, JSON jobs on stdin, JSON lines out.
 
-Limits are set before Wand is imported, because ImageMagick reads its environment once when
-the library loads. Typed failures are reported as an "error" line with exit status 0; any
-other exit status means the child crashed or was killed.
+A child is kept warm between documents: it sets its limits and imports the engine once,
+then reads one job per line and answers each with protocol lines ending in "done" or
+"error". Limits are set before Wand is imported, because ImageMagick reads its environment
+once when the library loads. Typed failures are "error" lines; a child that exits or is
+killed in the middle of a job crashed. It exits when stdin closes or its parent dies.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
 
 POLICY_DIR = Path(__file__).resolve().with_name("policy")
 MiB = 1024 * 1024
+PR_SET_PDEATHSIG = 1
 
 
 def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int) -> dict[str, str]:
@@ -34,15 +39,33 @@ def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int)
     }
 
 
+def set_memory_cap(megabytes: int) -> None:
+    """Caps this process's address space (and what it starts, e.g. Ghostscript). Only the
+    soft limit: the child's own code may lift it for a step that needs more."""
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = megabytes * MiB
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
+
+
 def apply_limits(resources: dict[str, int]) -> None:
-    """Caps this process (and the Ghostscript it runs) and configures ImageMagick."""
-    cap = resources["memory_limit_mb"] * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    """Caps this process and configures ImageMagick."""
+    set_memory_cap(resources["memory_limit_mb"])
     os.environ.update(
         magick_environment(
             resources["magick_memory_mb"], resources["magick_disk_mb"], resources["thread_limit"]
         )
     )
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when the worker that started it dies (Linux only), so a killed
+    worker leaves no conversion running behind it."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
 
 
 def protocol_stream() -> IO[str]:
@@ -54,13 +77,19 @@ def protocol_stream() -> IO[str]:
     return stream
 
 
-def run(job: dict[str, Any], out: IO[str]) -> None:
-    """Runs one job, writing protocol lines to out."""
-    from tasks import engine  # only now: the limits above must be in place first
-
+def _emitter(out: IO[str]) -> Any:
     def emit(**fields: object) -> None:
         out.write(json.dumps(fields) + "\n")
         out.flush()
+
+    return emit
+
+
+def run(job: dict[str, Any], out: IO[str]) -> None:
+    """Runs one job, writing protocol lines to out; the last is "done" or "error"."""
+    from tasks import engine
+
+    emit = _emitter(out)
 
     def on_page(page: engine.PageResult) -> None:
         emit(
@@ -92,16 +121,14 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
     emit(event="done", pages=pages)
 
 
-def office_step(job: dict[str, Any], out: IO[str]) -> bool:
+def office_step(job: dict[str, Any], resources: dict[str, Any], out: IO[str]) -> bool:
     """Turns an office document into its PDF rendition, which the job then renders."""
     from tasks import engine, office  # neither loads Wand
 
-    resources = job["resources"]
-    cap = resources["office_memory_limit_mb"] * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # lowered again by apply_limits
     target = office.rendition_path(Path(job["pages_dir"]))
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file():  # a retried attempt keeps the PDF made before
+        set_memory_cap(resources["office_memory_limit_mb"])  # LibreOffice inherits it
         try:
             office.to_pdf(
                 Path(job["source"]),
@@ -112,25 +139,62 @@ def office_step(job: dict[str, Any], out: IO[str]) -> bool:
                 float(resources["office_timeout"]),
             )
         except engine.ConversionError as exc:
-            out.write(json.dumps({"event": "error", "code": exc.code, "message": exc.message}))
-            out.write("\n")
-            out.flush()
+            _emitter(out)(event="error", code=exc.code, message=exc.message)
             return False
+        finally:
+            set_memory_cap(resources["memory_limit_mb"])
     job["source"], job["kind"] = str(target), "pdf"
     return True
 
 
-def main() -> int:
-    """Entry point of the child process."""
+def serve(resources: dict[str, Any], jobs: IO[str], out: IO[str]) -> None:
+    """Answers jobs, one per line, until jobs ends."""
     from tasks.office import OFFICE_KINDS
 
+    for line in jobs:
+        if not line.strip():
+            continue
+        job = json.loads(line)
+        if job["kind"] in OFFICE_KINDS and not office_step(job, resources, out):
+            continue
+        run(job, out)
+
+
+def main() -> int:
+    """Entry point of the child process."""
+    resources = json.loads(sys.argv[1])
+    if resources.get("parent"):
+        die_with_parent(int(resources["parent"]))
     out = protocol_stream()
-    job = json.loads(sys.stdin.read())
-    if job["kind"] in OFFICE_KINDS and not office_step(job, out):
+    apply_limits(resources)
+    failure = warm_up(resources)
+    if failure is not None:
+        # Typed, for the job that was waiting for this child: the cap is set too low.
+        if sys.stdin.readline():
+            _emitter(out)(event="error", code="RESOURCE_LIMIT", message=failure)
         return 0
-    apply_limits(job["resources"])
-    run(job, out)
+    serve(resources, sys.stdin, out)
     return 0
+
+
+def warm_up(resources: dict[str, Any]) -> str | None:
+    """Loads the engine's libraries; why it cannot within the memory cap, if so."""
+    from tasks import engine  # only now: the limits above must be in place first
+
+    try:
+        engine.warm_up()
+        return None
+    except (ImportError, MemoryError, OSError) as exc:
+        # A library that fails to map under the cap is reported by Wand as "not found":
+        # try again without the cap to tell a missing library from a small cap.
+        resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        for name in [m for m in sys.modules if m.split(".")[0] in ("wand", "pikepdf")]:
+            del sys.modules[name]  # half-imported: they would fail again without loading
+        engine.warm_up()  # raises (a crash) if the library is really missing
+        return (
+            f"the conversion process cannot load its libraries within "
+            f"memory_limit_mb={resources['memory_limit_mb']} ({type(exc).__name__})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,31 +1,29 @@
-"""Parent side of a conversion: runs tasks.child in its own process group and follows it."""
+"""Parent side of a conversion: hands the job to a warm child process and follows it."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from settings import Settings
+from tasks.children import KEEP_AFTER, PROJECT_ROOT, Child, get_pool
 from tasks.engine import Limits, PageResult
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PROJECT_ROOT", "ConversionJob", "ConversionOutcome", "run_conversion"]
+
 RETRIABLE = frozenset({"RESOURCE_LIMIT", "WORKER_CRASHED"})
 # Signals that, under an address-space cap, mean "ran out of memory": the OOM killer sends
 # SIGKILL, and a failed allocation in C code often ends in SIGSEGV or SIGBUS.
 MEMORY_SIGNALS = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS})
 MEMORY_MARKERS = ("MemoryError", "cache resources exhausted", "std::bad_alloc", "VMerror")
-STDERR_KEEP = 64 * 1024
 
 
 @dataclass
@@ -54,6 +52,10 @@ class _Progress:
     done: int | None = None
     error: tuple[str, str] | None = None
 
+    @property
+    def finished(self) -> bool:
+        return self.done is not None or self.error is not None
+
 
 def limits_from_settings(settings: Settings) -> Limits:
     """The engine limits configured in settings."""
@@ -70,21 +72,13 @@ def limits_from_settings(settings: Settings) -> Limits:
 
 
 def job_payload(job: ConversionJob, settings: Settings) -> dict[str, Any]:
-    """The JSON job the child reads on stdin."""
+    """The JSON job line a child reads."""
     return {
         "source": str(job.source.resolve()),
         "kind": job.kind,
         "pages_dir": str(job.pages_dir.resolve()),
         "done_pages": sorted(job.done_pages),
         "limits": asdict(limits_from_settings(settings)),
-        "resources": {
-            "memory_limit_mb": settings.memory_limit_mb,
-            "magick_memory_mb": settings.magick_memory_mb,
-            "magick_disk_mb": settings.magick_disk_mb,
-            "thread_limit": settings.thread_limit,
-            "office_timeout": settings.office_timeout,
-            "office_memory_limit_mb": settings.office_memory_limit_mb,
-        },
     }
 
 
@@ -96,60 +90,36 @@ async def run_conversion(
     on_page: Callable[[PageResult], Awaitable[None]],
 ) -> ConversionOutcome:
     """Converts in a child process, awaiting the callbacks as pages land on disk."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "tasks.child",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,  # its own process group: one kill reaches Ghostscript too
-        cwd=PROJECT_ROOT,
-    )
-    stderr = bytearray()
-    drain = asyncio.create_task(_drain(proc, stderr))
+    pool = get_pool()
+    child = await pool.acquire(settings)
     progress = _Progress()
+    reusable = False
     try:
         async with asyncio.timeout(settings.document_timeout):
-            await _send_job(proc, job_payload(job, settings))
-            await _follow(proc, progress, on_count, on_page)
-            returncode = await proc.wait()
+            await child.send(job_payload(job, settings))
+            await _follow(child, progress, on_count, on_page)
     except TimeoutError:
-        _kill_group(proc)
-        await proc.wait()
         message = f"conversion took longer than {settings.document_timeout:g} s"
         return ConversionOutcome(progress.count, "TIMEOUT", message, retriable=False)
+    else:
+        if not progress.finished:  # the child died in the middle of the job
+            return _crashed(progress, await child.exit_status(), child.stderr_text())
+        reusable = progress.error is None or progress.error[0] in KEEP_AFTER
+        return _outcome(progress)
     finally:
-        # Also reached on cancellation and on errors raised by the callbacks. A Ghostscript
-        # left behind by a child that died would still be in the group: kill it too.
-        _kill_group(proc)
-        if proc.returncode is None:
-            await proc.wait()
-        await _finish_drain(drain)
-    if stderr:
-        logger.debug("conversion child stderr: %s", stderr.decode("utf-8", "replace"))
-    return _outcome(progress, returncode, bytes(stderr))
-
-
-async def _send_job(proc: asyncio.subprocess.Process, payload: dict[str, Any]) -> None:
-    if proc.stdin is None:
-        raise RuntimeError("child stdin not piped")
-    proc.stdin.write(json.dumps(payload).encode())
-    with contextlib.suppress(ConnectionError):  # the child may already have died
-        await proc.stdin.drain()
-    proc.stdin.close()
+        # Also reached on timeouts, cancellation and errors raised by the callbacks: a child
+        # whose job did not finish is killed, with any Ghostscript it runs.
+        await asyncio.shield(pool.release(child, reusable=reusable))
 
 
 async def _follow(
-    proc: asyncio.subprocess.Process,
+    child: Child,
     progress: _Progress,
     on_count: Callable[[int], Awaitable[None]],
     on_page: Callable[[PageResult], Awaitable[None]],
 ) -> None:
-    """Reads protocol lines until the child closes stdout."""
-    if proc.stdout is None:
-        raise RuntimeError("child stdout not piped")
-    async for raw in proc.stdout:
+    """Reads protocol lines until the job's last line, or until the child closes stdout."""
+    while not progress.finished and (raw := await child.readline()):
         try:
             line = json.loads(raw)
             event = line["event"]
@@ -174,39 +144,14 @@ async def _follow(
             progress.done = int(line["pages"])
 
 
-async def _drain(proc: asyncio.subprocess.Process, keep: bytearray) -> None:
-    """Keeps the tail of the child's stderr (a full pipe would block the child)."""
-    if proc.stderr is None:
-        return
-    while chunk := await proc.stderr.read(65536):
-        keep += chunk
-        del keep[:-STDERR_KEEP]
-
-
-async def _finish_drain(drain: asyncio.Task[None]) -> None:
-    try:
-        await asyncio.wait_for(asyncio.shield(drain), timeout=5)
-    except TimeoutError:
-        drain.cancel()
-    except asyncio.CancelledError:
-        drain.cancel()
-        raise
-
-
-def _kill_group(proc: asyncio.subprocess.Process) -> None:
-    # The group id is the child's pid (start_new_session); it stays reserved while any
-    # member lives, so this cannot hit an unrelated group.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
-def _outcome(progress: _Progress, returncode: int, stderr: bytes) -> ConversionOutcome:
+def _outcome(progress: _Progress) -> ConversionOutcome:
     if progress.error is not None:
         code, message = progress.error
         return ConversionOutcome(progress.count, code, message, retriable=code in RETRIABLE)
-    if returncode == 0 and progress.done is not None:
-        return ConversionOutcome(progress.done, None, None)
-    text = stderr.decode("utf-8", "replace")
+    return ConversionOutcome(progress.done, None, None)
+
+
+def _crashed(progress: _Progress, returncode: int, text: str) -> ConversionOutcome:
     last = text.strip().splitlines()[-1][:300] if text.strip() else ""
     if returncode < 0:
         sig = signal.Signals(-returncode)

@@ -141,12 +141,15 @@ async def start_runtime(state: TaskiqState, *, embedded: bool) -> None:
         asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
     ]
     state.runtime = runtime
+    # The first document should not wait for a conversion child's imports.
+    runtime.loops.append(asyncio.create_task(_prewarm(settings)))
     logger.info("worker %s started (embedded=%s)", runtime.worker_id, embedded)
 
 
 async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
     """Worker shutdown: stop loops, stop leftover conversions, forget this worker."""
     from models.db import close_db
+    from tasks.children import close_pool
     from tasks.control import remove_worker
     from tasks.convert import Activity
     from tasks.events import close_bus
@@ -165,6 +168,7 @@ async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
         await asyncio.wait(leftovers, timeout=SHUTDOWN_SECONDS / 2)
     with contextlib.suppress(Exception):
         await remove_worker(runtime.worker_id)
+    await close_pool()
     state.runtime = None
     if not embedded:
         await close_bus(get_settings())
@@ -253,6 +257,15 @@ async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
         except Exception:
             logger.exception("background step failed")
         await asyncio.sleep(seconds * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+async def _prewarm(settings: Settings) -> None:
+    from tasks.children import get_pool
+
+    try:
+        await get_pool().prewarm(settings)
+    except Exception:
+        logger.warning("could not start a conversion child ahead of work", exc_info=True)
 
 
 async def _beat(runtime: Runtime) -> None:

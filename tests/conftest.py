@@ -77,3 +77,12 @@ async def redis_url() -> AsyncIterator[str]:
     async for key in client.scan_iter(match=f"{prefix}*"):
         await client.delete(key)
     await client.aclose()
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def conversion_children() -> AsyncIterator[None]:
+    """Warm conversion children started by in-process tests are stopped with the run."""
+    yield
+    from tasks.children import close_pool
+
+    await close_pool()

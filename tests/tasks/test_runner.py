@@ -1,4 +1,5 @@
-"""run_conversion with the real child process: results, timeouts, memory caps, cancellation."""
+"""run_conversion with real child processes: results, timeouts, memory caps, cancellation,
+and warm children reused between documents."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import psutil
 import pytest
 
 from settings import Settings
-from tasks.engine import PageResult
+from tasks.children import close_pool, get_pool
+from tasks.engine import ConversionError, PageResult, _raise_gs_failure
 from tasks.runner import ConversionJob, ConversionOutcome, limits_from_settings, run_conversion
 
 DEADLINE = 30.0
@@ -29,8 +31,8 @@ class Recorder:
 
     async def on_count(self, count: int) -> None:
         self.counts.append(count)
-        children = psutil.Process().children()
-        self.group = next(os.getpgid(c.pid) for c in children if "tasks.child" in c.cmdline())
+        [child] = get_pool().busy
+        self.group = os.getpgid(child.pid)
         self.started.set()
 
     async def on_page(self, page: PageResult) -> None:
@@ -60,11 +62,15 @@ def group_members(group: int) -> list[int]:
     return members
 
 
-async def wait_group_gone(group: int) -> None:
+async def wait_group_is(group: int, members: list[int]) -> None:
     deadline = time.monotonic() + DEADLINE
-    while group_members(group):
-        assert time.monotonic() < deadline, f"processes left in group {group}"
+    while (left := sorted(group_members(group))) != members:
+        assert time.monotonic() < deadline, f"processes {left} in group {group}"
         await asyncio.sleep(0.05)
+
+
+async def wait_group_gone(group: int) -> None:
+    await wait_group_is(group, [])
 
 
 async def test_pdf_converts_in_the_child(inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -74,7 +80,40 @@ async def test_pdf_converts_in_the_child(inputs: dict[str, Path], tmp_path: Path
     assert recorder.counts == [5]
     assert [p.number for p in recorder.pages] == [1, 2, 3, 4, 5]
     assert all(p.path.is_file() and p.path.parent == tmp_path for p in recorder.pages)
+    # The child stays warm for the next document; its Ghostscript is gone.
     assert recorder.group is not None
+    await wait_group_is(recorder.group, [recorder.group])
+
+
+async def test_warm_child_serves_documents_until_its_limit(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    groups = []
+    for n in range(3):
+        recorder = Recorder()
+        outcome = await convert(inputs["a4_pdf"], tmp_path / str(n), recorder, child_max_jobs=2)
+        assert outcome.page_count == 1
+        groups.append(recorder.group)
+    assert groups[0] == groups[1] != groups[2]
+    assert groups[0] is not None
+    await wait_group_gone(groups[0])  # retired after its second document
+
+
+async def test_typed_input_errors_keep_the_child(inputs: dict[str, Path], tmp_path: Path) -> None:
+    first, second = Recorder(), Recorder()
+    outcome = await convert(inputs["damaged_pdf"], tmp_path / "a", first)
+    assert outcome.error_code == "CORRUPT_FILE"
+    assert (await convert(inputs["a4_pdf"], tmp_path / "b", second)).page_count == 1
+    assert first.group == second.group
+
+
+async def test_closing_the_pool_stops_idle_children(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    await convert(inputs["a4_pdf"], tmp_path, recorder)
+    assert recorder.group is not None and group_members(recorder.group)
+    await close_pool()
     await wait_group_gone(recorder.group)
 
 
@@ -124,11 +163,27 @@ async def test_memory_cap_gives_a_retriable_resource_limit(
     assert not list(tmp_path.glob("*.png*"))
 
 
-async def test_ghostscript_starved_of_memory_is_a_resource_limit(
+async def test_cap_too_small_for_the_libraries_is_a_resource_limit(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:
     outcome = await convert(inputs["a4_pdf"], tmp_path, Recorder(), memory_limit_mb=40)
     assert (outcome.error_code, outcome.retriable) == ("RESOURCE_LIMIT", True)
+    assert "memory_limit_mb=40" in (outcome.error_message or "")
+
+
+def test_ghostscript_out_of_memory_is_a_resource_limit() -> None:
+    # Ghostscript bands pages through a display list when memory is short, so no real page
+    # starves it under a cap the child itself runs in: check the mapping of what it says.
+    for said in (b"GPL Ghostscript: VMerror in setpagedevice", b"failed to map segment"):
+        with pytest.raises(ConversionError) as caught:
+            _raise_gs_failure(3, 1, said)
+        assert caught.value.code == "RESOURCE_LIMIT"
+    with pytest.raises(ConversionError) as caught:
+        _raise_gs_failure(3, -signal.SIGKILL, b"")
+    assert caught.value.code == "RESOURCE_LIMIT"
+    with pytest.raises(ConversionError) as caught:
+        _raise_gs_failure(3, 1, b"**** Error: syntaxerror in stream")
+    assert caught.value.code == "CORRUPT_FILE"
 
 
 async def test_bomb_is_rejected_within_a_small_memory_cap(
@@ -152,6 +207,9 @@ async def test_child_killed_from_outside_is_retriable(
     outcome = await asyncio.wait_for(task, DEADLINE)
     assert (outcome.error_code, outcome.retriable) == (code, True)
     await wait_group_gone(recorder.group)
+    after = Recorder()
+    assert (await convert(inputs["a4_pdf"], tmp_path / "next", after)).page_count == 1
+    assert after.group != recorder.group
 
 
 async def test_cancellation_kills_the_child(inputs: dict[str, Path], tmp_path: Path) -> None:
