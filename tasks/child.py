@@ -92,42 +92,10 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
     emit(event="done", pages=pages)
 
 
-def office_step(job: dict[str, Any], out: IO[str]) -> bool:
-    """Turns an office document into its PDF rendition, which the job then renders."""
-    from tasks import engine, office  # neither loads Wand
-
-    resources = job["resources"]
-    cap = resources["office_memory_limit_mb"] * MiB
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))  # lowered again by apply_limits
-    target = office.rendition_path(Path(job["pages_dir"]))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file():  # a retried attempt keeps the PDF made before
-        try:
-            office.to_pdf(
-                Path(job["source"]),
-                job["kind"],
-                target,
-                # The parent is the worker process: one LibreOffice profile per worker.
-                office.profile_dir(os.getppid()),
-                float(resources["office_timeout"]),
-            )
-        except engine.ConversionError as exc:
-            out.write(json.dumps({"event": "error", "code": exc.code, "message": exc.message}))
-            out.write("\n")
-            out.flush()
-            return False
-    job["source"], job["kind"] = str(target), "pdf"
-    return True
-
-
 def main() -> int:
     """Entry point of the child process."""
-    from tasks.office import OFFICE_KINDS
-
     out = protocol_stream()
     job = json.loads(sys.stdin.read())
-    if job["kind"] in OFFICE_KINDS and not office_step(job, out):
-        return 0
     apply_limits(job["resources"])
     run(job, out)
     return 0
