@@ -12,9 +12,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PAGEMILL_STORAGE_DIR=/data \
     PAGEMILL_HOST=0.0.0.0
 
+# LibreOffice (office documents) and python3-uno: the worker's LibreOffice bridge runs under
+# Debian's /usr/bin/python3, the one Python that can import uno (PAGEMILL_OFFICE_PYTHON).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
+        libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
+        python3-uno \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install --no-cache-dir uv

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     magick_memory_mb: int = 256  # ImageMagick pixel cache in RAM before spilling
     magick_disk_mb: int = 1024
     office_timeout: float = 120.0  # seconds for LibreOffice to make an office document's PDF
-    office_memory_limit_mb: int = 2048  # address-space cap while LibreOffice runs
+    office_memory_limit_mb: int = 2048  # address-space cap of each LibreOffice instance
+    office_recycle_after: int = 50  # a LibreOffice instance is replaced after this many documents
+    office_python: str = "/usr/bin/python3"  # a Python that can `import uno` (python3-uno)
     child_max_jobs: int = 100  # a warm conversion child is replaced after this many documents
     max_attempts: int = 2  # conversions killed by limits or crashes are retried this often
     embedded_concurrency: int = 2  # conversions at once in the embedded default

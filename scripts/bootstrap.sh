@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Install what pagemill needs on a fresh Debian machine (as root), skipping what is present:
-# ImageMagick, Ghostscript, Wand's library, poppler, qpdf and LibreOffice (headless, for office
-# documents) from Debian, uv from PyPI,
-# then the project's virtual environment with `uv sync`.
+# ImageMagick, Ghostscript, Wand's library, poppler, qpdf, LibreOffice (headless, for office
+# documents) and python3-uno (the system Python's uno, for the warm LibreOffice bridge) from
+# Debian, uv from PyPI, then the project's virtual environment with `uv sync`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 apt_ensure imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
-    libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui
+    libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno
 
 if ! command -v uv >/dev/null 2>&1; then
     if ! python3 -m pip --version >/dev/null 2>&1; then

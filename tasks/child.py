@@ -41,7 +41,7 @@ def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int)
 
 def set_memory_cap(megabytes: int) -> None:
     """Caps this process's address space (and what it starts, e.g. Ghostscript). Only the
-    soft limit: the child's own code may lift it for a step that needs more."""
+    soft limit: warm_up lifts it once to tell a missing library from a cap set too low."""
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = megabytes * MiB
     resource.setrlimit(resource.RLIMIT_AS, (cap if hard < 0 else min(cap, hard), hard))
@@ -121,43 +121,11 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
     emit(event="done", pages=pages)
 
 
-def office_step(job: dict[str, Any], resources: dict[str, Any], out: IO[str]) -> bool:
-    """Turns an office document into its PDF rendition, which the job then renders."""
-    from tasks import engine, office  # neither loads Wand
-
-    target = office.rendition_path(Path(job["pages_dir"]))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if not target.is_file():  # a retried attempt keeps the PDF made before
-        set_memory_cap(resources["office_memory_limit_mb"])  # LibreOffice inherits it
-        try:
-            office.to_pdf(
-                Path(job["source"]),
-                job["kind"],
-                target,
-                # The parent is the worker process: one LibreOffice profile per worker.
-                office.profile_dir(os.getppid()),
-                float(resources["office_timeout"]),
-            )
-        except engine.ConversionError as exc:
-            _emitter(out)(event="error", code=exc.code, message=exc.message)
-            return False
-        finally:
-            set_memory_cap(resources["memory_limit_mb"])
-    job["source"], job["kind"] = str(target), "pdf"
-    return True
-
-
-def serve(resources: dict[str, Any], jobs: IO[str], out: IO[str]) -> None:
+def serve(jobs: IO[str], out: IO[str]) -> None:
     """Answers jobs, one per line, until jobs ends."""
-    from tasks.office import OFFICE_KINDS
-
     for line in jobs:
-        if not line.strip():
-            continue
-        job = json.loads(line)
-        if job["kind"] in OFFICE_KINDS and not office_step(job, resources, out):
-            continue
-        run(job, out)
+        if line.strip():
+            run(json.loads(line), out)
 
 
 def main() -> int:
@@ -173,7 +141,7 @@ def main() -> int:
         if sys.stdin.readline():
             _emitter(out)(event="error", code="RESOURCE_LIMIT", message=failure)
         return 0
-    serve(resources, sys.stdin, out)
+    serve(sys.stdin, out)
     return 0
 
 

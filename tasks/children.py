@@ -36,8 +36,6 @@ def resources_of(settings: Settings) -> dict[str, Any]:
         "magick_memory_mb": settings.magick_memory_mb,
         "magick_disk_mb": settings.magick_disk_mb,
         "thread_limit": settings.thread_limit,
-        "office_timeout": settings.office_timeout,
-        "office_memory_limit_mb": settings.office_memory_limit_mb,
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -15,11 +15,11 @@ from uuid import UUID
 from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Page, Status
 from settings import Settings, get_settings
-from tasks import control, dedupe, logs, office, pipeline
+from tasks import control, dedupe, logs, office, office_pool, pipeline
 from tasks.broker import broker, is_embedded
-from tasks.engine import PageResult
+from tasks.engine import ConversionError, PageResult
 from tasks.events import get_bus
-from tasks.runner import ConversionJob, run_conversion
+from tasks.runner import RETRIABLE, ConversionJob, ConversionOutcome, run_conversion
 
 logger = logging.getLogger(__name__)
 
@@ -236,9 +236,7 @@ async def _supervised(
             return
         await publish(upload_id, events)
 
-    run = asyncio.create_task(
-        run_conversion(job, settings=settings, on_count=on_count, on_page=on_page)
-    )
+    run = asyncio.create_task(run_job(job, settings=settings, on_count=on_count, on_page=on_page))
     watch = asyncio.create_task(_watch(document_id, owner, settings, run, lost))
     try:
         outcome = await run
@@ -255,6 +253,25 @@ async def _supervised(
     return pipeline.Finish(
         outcome.page_count, outcome.error_code, outcome.error_message, outcome.retriable
     )
+
+
+async def run_job(
+    job: ConversionJob,
+    *,
+    settings: Settings,
+    on_count: Callable[[int], Awaitable[None]],
+    on_page: Callable[[PageResult], Awaitable[None]],
+    pool: office_pool.OfficePool | None = None,
+) -> ConversionOutcome:
+    """Converts one document; an office document first becomes its PDF rendition."""
+    if job.kind in office.OFFICE_KINDS:
+        # One LibreOffice per conversion slot: the embedded API runs several at once.
+        slots = settings.embedded_concurrency if is_embedded(broker) else 1
+        try:
+            job = await office_pool.rendition(job, settings, pool or office_pool.shared_pool(slots))
+        except ConversionError as exc:
+            return ConversionOutcome(None, exc.code, exc.message, retriable=exc.code in RETRIABLE)
+    return await run_conversion(job, settings=settings, on_count=on_count, on_page=on_page)
 
 
 async def _watch(

@@ -1,27 +1,20 @@
-"""Office documents: recognise them by content, convert them to PDF with LibreOffice.
+"""Office documents: recognise them by content, tell encrypted ones, configure LibreOffice.
 
-Pure like the engine (no DB, Redis or asyncio): the conversion child calls `to_pdf` before
-rendering the PDF's pages. LibreOffice starts cold for each document (`soffice --headless
---convert-to pdf`), with a profile directory per worker process, so conversions never share
-a running instance; the child's process group is killed on timeout like any conversion.
+Pure like the engine (no DB, Redis or asyncio). The worker's warm LibreOffice instances
+(tasks/office_server.py) turn a document into its PDF rendition, which is then paged like
+any uploaded PDF.
 """
 
 from __future__ import annotations
 
-import fcntl
 import mmap
-import os
-import shutil
-import subprocess
-import tempfile
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO
 
 from tasks.engine import CONTENT_TYPES as IMAGE_TYPES
 from tasks.engine import EXTENSIONS as IMAGE_EXTENSIONS
-from tasks.engine import ConversionError, sniff
+from tasks.engine import sniff
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 # OOXML main parts and ODF mimetypes: the container alone does not say what it holds.
@@ -53,7 +46,6 @@ EXTENSIONS = {**IMAGE_EXTENSIONS, **{kind: kind for kind in OFFICE_TYPES}}
 EXTENSIONS["encrypted-office"] = "bin"
 CONVERTIBLE = frozenset({"pdf", "png", "jpeg"} | OFFICE_KINDS)
 HEAD = 4096
-_HELD: list[IO[str]] = []  # profile locks, released when the process exits
 ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
               NotImplementedError, RuntimeError, zlib.error)  # fmt: skip
 
@@ -154,75 +146,3 @@ REGISTRY = """<?xml version="1.0" encoding="UTF-8"?>
 def rendition_path(pages_dir: Path) -> Path:
     """Where the PDF rendition of a document whose pages go to pages_dir is kept."""
     return pages_dir.parent / "document.pdf"
-
-
-def profile_dir(worker_pid: int) -> Path:
-    """A LibreOffice user profile of this worker process that no running soffice uses.
-
-    Two soffice processes on one profile hand documents to each other over its pipe, so a
-    worker running conversions side by side needs one profile each. The lock (held until
-    this process exits) marks a profile as taken; the profiles are kept for the next child.
-    """
-    root = Path(tempfile.gettempdir())
-    for slot in range(64):
-        path = root / f"pagemill-office-{worker_pid}-{slot}"
-        path.mkdir(parents=True, exist_ok=True)
-        handle = (path / ".lock").open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            continue
-        _HELD.append(handle)
-        user = path / "user"
-        user.mkdir(exist_ok=True)
-        (user / "registrymodifications.xcu").write_text(REGISTRY)
-        return path
-    raise ConversionError("RESOURCE_LIMIT", "no free LibreOffice profile")
-
-
-def network_jail() -> list[str]:
-    """A command prefix that runs LibreOffice without any network, when the system allows."""
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    for prefix in ([unshare, "--net"], [unshare, "--net", "--map-root-user"]):
-        probe = subprocess.run([*prefix, "true"], capture_output=True, check=False)  # noqa: S603
-        if probe.returncode == 0:
-            return prefix
-    return []
-
-
-def to_pdf(source: Path, kind: str, target: Path, profile: Path, timeout: float) -> None:
-    """Converts an office document into target (a PDF); raises ConversionError."""
-    if is_encrypted(source, kind):
-        raise ConversionError("ENCRYPTED_DOCUMENT", "The document is password-protected")
-    work = Path(tempfile.mkdtemp(prefix="office-", dir=target.parent))
-    try:
-        # LibreOffice picks its import filter partly by extension: name the input by its kind.
-        named = work / f"document.{EXTENSIONS[kind]}"
-        os.symlink(source.resolve(), named)
-        # coreutils timeout runs LibreOffice in a process group of its own and kills the
-        # whole group (oosplash and soffice.bin) when time is up, even if our caller was
-        # killed first; the conversion child's own group kill does not reach it.
-        command = [
-            "timeout", "--signal=KILL", f"{timeout:g}",
-            *network_jail(),
-            shutil.which("soffice") or "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
-            "--headless", "--invisible", "--norestore", "--nolockcheck", "--nodefault",
-            "--nologo", "--convert-to", "pdf", "--outdir", str(work / "out"), str(named),
-        ]  # fmt: skip
-        done = subprocess.run(  # noqa: S603 (fixed programs, paths we made)
-            command, capture_output=True, check=False, stdin=subprocess.DEVNULL
-        )
-        if done.returncode in (124, 137, -9):
-            raise ConversionError("TIMEOUT", f"LibreOffice took longer than {timeout:g} s")
-        produced = work / "out" / "document.pdf"
-        if done.returncode != 0 or not produced.is_file() or produced.stat().st_size == 0:
-            detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            message = detail[-1][:200] if detail else f"exit status {done.returncode}"
-            raise ConversionError("CORRUPT_FILE", f"LibreOffice could not read it: {message}")
-        os.replace(produced, target)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)

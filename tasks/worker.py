@@ -153,6 +153,7 @@ async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
     from tasks.control import remove_worker
     from tasks.convert import Activity
     from tasks.events import close_bus
+    from tasks.office_pool import close_shared_pool
 
     runtime: Runtime | None = getattr(state, "runtime", None)
     if runtime is None:
@@ -166,6 +167,7 @@ async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
     if leftovers:
         logger.warning("stopping %d unfinished conversions", len(leftovers))
         await asyncio.wait(leftovers, timeout=SHUTDOWN_SECONDS / 2)
+    await close_shared_pool()
     with contextlib.suppress(Exception):
         await remove_worker(runtime.worker_id)
     await close_pool()

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+import asyncio
 import http.server
 import io
+import json
+import os
 import re
+import signal
 import subprocess
+import sys
 import threading
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import docx
 import openpyxl
 import pptx
+import psutil
 import pytest
 from docx.enum.section import WD_ORIENT, WD_SECTION
 from docx.shared import Inches
 from msoffcrypto.format.ooxml import OOXMLFile
 from PIL import Image
 
-from settings import get_settings
+from settings import Settings, get_settings
 from tasks import office
+from tasks.convert import run_job
 from tasks.engine import PageResult
-from tasks.runner import ConversionJob, ConversionOutcome, run_conversion
+from tasks.office_pool import OfficePool
+from tasks.runner import ConversionJob, ConversionOutcome
 
 
 def _multi_section(path: Path) -> None:
@@ -99,6 +108,70 @@ def _encrypted(path: Path) -> None:
         OOXMLFile(src).encrypt("secret", out)
 
 
+def _long(path: Path) -> None:
+    # Some 150 pages: LibreOffice needs seconds for it, time enough to kill it mid-way.
+    document = docx.Document()
+    for number in range(1500):
+        document.add_paragraph(f"Paragraph {number} " * 30)
+    document.save(str(path))
+
+
+MACRO_CONTENT = """<?xml version="1.0" encoding="UTF-8"?>
+<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+ xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+ xmlns:script="urn:oasis:names:tc:opendocument:xmlns:script:1.0"
+ xmlns:xlink="http://www.w3.org/1999/xlink" office:version="1.2">
+<office:scripts><office:event-listeners>
+<script:event-listener script:language="ooo:script" script:event-name="dom:load"
+ xlink:href="vnd.sun.star.script:Standard.Module1.Main?language=Basic&amp;location=document"
+ xlink:type="simple"/>
+</office:event-listeners></office:scripts>
+<office:body><office:text><text:p>A document with a macro</text:p></office:text></office:body>
+</office:document-content>"""
+MACRO_MODULE = """<?xml version="1.0" encoding="UTF-8"?>
+<script:module xmlns:script="http://openoffice.org/2000/script" script:name="Module1"
+ script:language="StarBasic">Sub Main
+  Open &quot;{marker}&quot; For Output As #1
+  Print #1, &quot;the macro ran&quot;
+  Close #1
+End Sub
+</script:module>"""
+MACRO_LIBRARY = """<?xml version="1.0" encoding="UTF-8"?>
+<library:library xmlns:library="http://openoffice.org/2000/library" library:name="Standard"
+ library:readonly="false" library:passwordprotected="false">
+<library:element library:name="Module1"/></library:library>"""
+MACRO_LIBRARIES = """<?xml version="1.0" encoding="UTF-8"?>
+<library:libraries xmlns:library="http://openoffice.org/2000/library"
+ xmlns:xlink="http://www.w3.org/1999/xlink">
+<library:library library:name="Standard" library:link="false"/></library:libraries>"""
+MACRO_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"
+ manifest:version="1.2">
+<manifest:file-entry manifest:full-path="/"
+ manifest:media-type="application/vnd.oasis.opendocument.text"/>
+<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>
+<manifest:file-entry manifest:full-path="Basic/script-lc.xml" manifest:media-type="text/xml"/>
+<manifest:file-entry manifest:full-path="Basic/Standard/script-lb.xml"
+ manifest:media-type="text/xml"/>
+<manifest:file-entry manifest:full-path="Basic/Standard/Module1.xml"
+ manifest:media-type="text/xml"/>
+</manifest:manifest>"""
+
+
+def _macro_document(path: Path, marker: Path) -> None:
+    """An ODT whose Basic macro, bound to the document's load event, writes `marker`.
+
+    Loaded through UNO with MacroExecutionMode ALWAYS_EXECUTE_NO_WARN it does write it.
+    """
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        zf.writestr("META-INF/manifest.xml", MACRO_MANIFEST)
+        zf.writestr("content.xml", MACRO_CONTENT)
+        zf.writestr("Basic/script-lc.xml", MACRO_LIBRARIES)
+        zf.writestr("Basic/Standard/script-lb.xml", MACRO_LIBRARY)
+        zf.writestr("Basic/Standard/Module1.xml", MACRO_MODULE.format(marker=marker))
+
+
 def _soffice_copy(source: Path, to: str, outdir: Path) -> Path:
     """Saves source in another format with LibreOffice itself (DOC, RTF, ODT, ODP)."""
     subprocess.run(  # noqa: S603
@@ -120,6 +193,7 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "slides.pptx": _slides,
         "corrupt.docx": _corrupt,
         "encrypted.docx": _encrypted,
+        "long.docx": _long,
     }
     for name, make in made.items():
         make(root / name)
@@ -131,8 +205,26 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return paths
 
 
-async def convert(source: Path, out: Path) -> tuple[ConversionOutcome, list[PageResult]]:
-    """Runs the real conversion child on source."""
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[OfficePool]:
+    """One warm LibreOffice shared by the tests that only look at the pages."""
+    shared = OfficePool(1)
+    yield shared
+    await shared.close()
+
+
+@pytest.fixture
+async def fresh() -> AsyncIterator[OfficePool]:
+    """A LibreOffice of the test's own, for tests that follow its processes."""
+    own = OfficePool(1)
+    yield own
+    await own.close()
+
+
+async def convert(
+    source: Path, out: Path, pool: OfficePool, settings: Settings | None = None
+) -> tuple[ConversionOutcome, list[PageResult]]:
+    """Converts source as a worker does: the rendition by the pool, then the pages."""
     kind = office.sniff_path(source)
     assert kind is not None
     pages: list[PageResult] = []
@@ -144,7 +236,9 @@ async def convert(source: Path, out: Path) -> tuple[ConversionOutcome, list[Page
         pages.append(page)
 
     job = ConversionJob(source=source, kind=kind, pages_dir=out / "pages")
-    outcome = await run_conversion(job, settings=get_settings(), on_count=on_count, on_page=on_page)
+    outcome = await run_job(
+        job, settings=settings or get_settings(), on_count=on_count, on_page=on_page, pool=pool
+    )
     return outcome, pages
 
 
@@ -177,9 +271,9 @@ def test_a_plain_zip_stays_a_zip(tmp_path: Path) -> None:
 
 
 async def test_landscape_section_gives_a_landscape_page(
-    docs: dict[str, Path], tmp_path: Path
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool
 ) -> None:
-    outcome, pages = await convert(docs["sections.docx"], tmp_path)
+    outcome, pages = await convert(docs["sections.docx"], tmp_path, pool)
     assert (outcome.error_code, outcome.page_count) == (None, 2)
     portrait, landscape = sorted(pages, key=lambda p: p.number)
     assert portrait.width < portrait.height
@@ -193,20 +287,22 @@ async def test_landscape_section_gives_a_landscape_page(
      ("image.doc", 1), ("image.rtf", 1), ("image.odt", 1)],
 )  # fmt: skip
 async def test_office_documents_become_pages(
-    docs: dict[str, Path], tmp_path: Path, name: str, count: int
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool, name: str, count: int
 ) -> None:
-    outcome, pages = await convert(docs[name], tmp_path)
+    outcome, pages = await convert(docs[name], tmp_path, pool)
     assert (outcome.error_code, outcome.page_count, len(pages)) == (None, count, count)
     assert all(page.path.read_bytes().startswith(b"\x89PNG") for page in pages)
 
 
-async def test_slides_are_landscape(docs: dict[str, Path], tmp_path: Path) -> None:
-    _, pages = await convert(docs["slides.pptx"], tmp_path)
+async def test_slides_are_landscape(
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool
+) -> None:
+    _, pages = await convert(docs["slides.pptx"], tmp_path, pool)
     assert all(page.width > page.height for page in pages)
 
 
-async def test_picture_is_rendered(docs: dict[str, Path], tmp_path: Path) -> None:
-    _, pages = await convert(docs["image.docx"], tmp_path)
+async def test_picture_is_rendered(docs: dict[str, Path], tmp_path: Path, pool: OfficePool) -> None:
+    _, pages = await convert(docs["image.docx"], tmp_path, pool)
     with Image.open(pages[0].path) as page:
         rgb = page.convert("RGB")
         red = sum(
@@ -223,16 +319,18 @@ def _is_red(pixel: object) -> bool:
     return bool(r > 150 and g < 90 and b < 90)
 
 
-async def test_corrupt_docx_is_corrupt_file(docs: dict[str, Path], tmp_path: Path) -> None:
-    outcome, pages = await convert(docs["corrupt.docx"], tmp_path)
+async def test_corrupt_docx_is_corrupt_file(
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool
+) -> None:
+    outcome, pages = await convert(docs["corrupt.docx"], tmp_path, pool)
     assert (outcome.error_code, pages) == ("CORRUPT_FILE", [])
     assert not outcome.retriable
 
 
 async def test_password_protected_docx_is_encrypted_document(
-    docs: dict[str, Path], tmp_path: Path
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool
 ) -> None:
-    outcome, pages = await convert(docs["encrypted.docx"], tmp_path)
+    outcome, pages = await convert(docs["encrypted.docx"], tmp_path, pool)
     assert (outcome.error_code, pages) == ("ENCRYPTED_DOCUMENT", [])
 
 
@@ -265,25 +363,164 @@ def listener() -> Iterator[tuple[str, list[str]]]:
 
 
 async def test_linked_image_is_never_fetched(
-    tmp_path: Path, listener: tuple[str, list[str]]
+    tmp_path: Path, listener: tuple[str, list[str]], pool: OfficePool
 ) -> None:
     url, requests = listener
     source = tmp_path / "linked.docx"
     _external_image(source, url)
-    outcome, pages = await convert(source, tmp_path)
+    outcome, pages = await convert(source, tmp_path, pool)
     assert (outcome.error_code, len(pages)) == (None, 1)
     assert requests == []
 
 
+async def test_document_macros_never_run(tmp_path: Path, pool: OfficePool) -> None:
+    source, marker = tmp_path / "macro.odt", tmp_path / "macro-ran.txt"
+    _macro_document(source, marker)
+    outcome, pages = await convert(source, tmp_path, pool)
+    assert (outcome.error_code, len(pages)) == (None, 1)
+    assert not marker.exists()
+
+
 async def test_libreoffice_past_its_timeout_is_killed(
+    docs: dict[str, Path], tmp_path: Path, fresh: OfficePool
+) -> None:
+    server = fresh.servers[0]
+    await convert(docs["image.docx"], tmp_path / "warm", fresh)
+    killed = _processes(server)
+    hurried = get_settings().model_copy(update={"office_timeout": 0.5})
+    outcome, pages = await convert(docs["long.docx"], tmp_path / "long", fresh, hurried)
+    assert (outcome.error_code, outcome.retriable, pages) == ("TIMEOUT", False, [])
+    assert not office.rendition_path(tmp_path / "long" / "pages").exists()
+    await _wait_gone(killed)
+    outcome, pages = await convert(docs["image.docx"], tmp_path / "next", fresh)
+    assert (outcome.error_code, len(pages)) == (None, 1)
+    assert server.pid not in killed
+
+
+def _processes(server: object) -> list[int]:
+    """The bridge's and soffice's pids of a running instance."""
+    pids = [getattr(server, "bridge_pid", None), getattr(server, "pid", None)]
+    assert all(isinstance(pid, int) for pid in pids)
+    return [pid for pid in pids if isinstance(pid, int)]
+
+
+def _dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+async def _wait_gone(pids: list[int], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(_dead(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"still running: {pids}"
+        await asyncio.sleep(0.05)
+
+
+async def test_one_libreoffice_converts_document_after_document(
+    docs: dict[str, Path], tmp_path: Path, fresh: OfficePool
+) -> None:
+    seen = []
+    for number, name in enumerate(["image.docx", "sheet.xlsx", "slides.pptx"]):
+        outcome, _ = await convert(docs[name], tmp_path / str(number), fresh)
+        assert outcome.error_code is None
+        seen.append(fresh.servers[0].pid)
+    assert seen[0] is not None
+    assert seen == [seen[0]] * 3
+
+
+async def test_libreoffice_is_replaced_after_recycle_after_documents(
+    docs: dict[str, Path], tmp_path: Path, fresh: OfficePool
+) -> None:
+    settings = get_settings().model_copy(update={"office_recycle_after": 2})
+    server = fresh.servers[0]
+    await convert(docs["image.docx"], tmp_path / "1", fresh, settings)
+    first, profile = _processes(server), server.profile
+    outcome, _ = await convert(docs["image.docx"], tmp_path / "2", fresh, settings)
+    assert outcome.error_code is None
+    assert server.pid is None  # retired right after its second document
+    await _wait_gone(first)
+    assert profile is not None and not profile.exists()
+    outcome, _ = await convert(docs["image.docx"], tmp_path / "3", fresh, settings)
+    assert outcome.error_code is None
+    assert server.pid is not None and server.pid not in first
+
+
+async def test_killed_libreoffice_gives_a_retriable_failure_and_the_next_document_converts(
+    docs: dict[str, Path], tmp_path: Path, fresh: OfficePool
+) -> None:
+    server = fresh.servers[0]
+    await convert(docs["image.docx"], tmp_path / "warm", fresh)
+    victim = server.pid
+    assert victim is not None
+    running = asyncio.create_task(convert(docs["long.docx"], tmp_path / "long", fresh))
+    await asyncio.sleep(0.5)  # the long document takes LibreOffice seconds
+    assert not running.done()
+    os.kill(victim, signal.SIGKILL)
+    outcome, pages = await running
+    assert outcome.retriable, outcome
+    assert outcome.error_code in ("WORKER_CRASHED", "RESOURCE_LIMIT")
+    assert pages == []
+    outcome, pages = await convert(docs["image.docx"], tmp_path / "next", fresh)
+    assert (outcome.error_code, len(pages)) == (None, 1)
+    assert server.pid not in (None, victim)
+
+
+async def test_shutdown_leaves_no_libreoffice_and_no_profile(
     docs: dict[str, Path], tmp_path: Path
 ) -> None:
-    settings = get_settings().model_copy(update={"office_timeout": 0.2})
-    job = ConversionJob(source=docs["image.docx"], kind="docx", pages_dir=tmp_path / "pages")
+    own = OfficePool(2)
+    results = await asyncio.gather(
+        convert(docs["image.docx"], tmp_path / "a", own),
+        convert(docs["sheet.xlsx"], tmp_path / "b", own),
+    )
+    assert [outcome.error_code for outcome, _ in results] == [None, None]
+    pids = [pid for server in own.servers for pid in _processes(server)]
+    profiles = [server.profile for server in own.servers]
+    assert len(set(pids)) == 4  # two instances, each a bridge and a soffice
+    await own.close()
+    assert all(_dead(pid) for pid in pids)
+    assert all(profile is not None and not profile.exists() for profile in profiles)
 
-    async def ignore(value: object) -> None:
-        pass
 
-    outcome = await run_conversion(job, settings=settings, on_count=ignore, on_page=ignore)
-    assert outcome.error_code == "TIMEOUT"
-    assert not office.rendition_path(tmp_path / "pages").exists()
+async def test_retried_attempt_reuses_the_rendition(
+    docs: dict[str, Path], tmp_path: Path, pool: OfficePool, fresh: OfficePool
+) -> None:
+    outcome, _ = await convert(docs["slides.pptx"], tmp_path, pool)
+    assert outcome.error_code is None
+    for page in (tmp_path / "pages").iterdir():
+        page.unlink()
+    outcome, pages = await convert(docs["slides.pptx"], tmp_path, fresh)
+    assert (outcome.error_code, len(pages)) == (None, 2)
+    assert fresh.servers[0].pid is None  # never started: the PDF was there
+
+
+ORPHAN = """
+import asyncio, json, os, sys
+from pathlib import Path
+from settings import get_settings
+from tasks.office_pool import OfficePool
+
+async def main() -> None:
+    pool = OfficePool(1)
+    await pool.to_pdf(Path(sys.argv[1]), "docx", Path(sys.argv[2]), get_settings())
+    server = pool.servers[0]
+    print(json.dumps([server.bridge_pid, server.pid, str(server.profile)]), flush=True)
+    os._exit(0)  # as a worker killed with SIGKILL: no shutdown
+
+asyncio.run(main())
+"""
+
+
+async def test_libreoffice_of_a_dead_worker_stops_and_removes_its_profile(
+    docs: dict[str, Path], tmp_path: Path
+) -> None:
+    done = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", ORPHAN, str(docs["image.docx"]), str(tmp_path / "out.pdf")],
+        capture_output=True, text=True, timeout=120, check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    bridge, soffice, profile = json.loads(done.stdout.strip().splitlines()[-1])
+    await _wait_gone([bridge, soffice])
+    assert not Path(profile).exists()
