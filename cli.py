@@ -284,6 +284,9 @@ def serve(
         port=port or settings.port,
         ws_ping_interval=WS_PING_SECONDS,
         ws_ping_timeout=WS_PING_SECONDS,
+        # Events are a few hundred bytes of JSON: compressing each one for each subscriber
+        # cost more CPU in the fan-out than it saved in bytes.
+        ws_per_message_deflate=False,
         log_level=settings.log_level.lower(),
     )
 

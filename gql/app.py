@@ -7,12 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from gql import problems, rest
 from gql.context import make_context_getter
+from gql.fanout import FanOutRouter
 from gql.files import build_router
 from gql.schema import build_schema
 from gql.security import RequestGuard
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
             yield
 
     app = FastAPI(title="pagemill", lifespan=lifespan)
-    graphql = GraphQLRouter(
+    graphql = FanOutRouter(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         context_getter=make_context_getter(settings, storage),

@@ -93,6 +93,12 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda e: not is_expected(e), error_message="")
 
+    def _process_result(self, result: object) -> None:
+        # Called for every subscription event: skip MaskErrors' isinstance check against a
+        # runtime Protocol (slow) for the usual result without errors.
+        if getattr(result, "errors", None):
+            super()._process_result(result)
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)

@@ -41,13 +41,20 @@ MAX_TOKENS = 4000
 MAX_ALIASES = 30
 
 
+# The limiters' rule classes, made once: each limiter builds a new class when constructed,
+# which would key every operation's validation differently and defeat ValidationCache.
+LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
+
+
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Abuse limits run before execution; caches make repeated operations cheap."""
     # Factories, not instances: each operation gets fresh extension state (strawberry #4369).
     chosen: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: AddValidationRules(LIMIT_RULES),
         lambda: ParserCache(maxsize=256),
         lambda: ValidationCache(maxsize=256),
         MaskUnexpectedErrors,

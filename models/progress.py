@@ -41,6 +41,12 @@ async def append_event(upload_id: UUID, kind: EventKind, **fields: Any) -> dict[
     return payload
 
 
+async def head(upload_id: UUID) -> int | None:
+    """The sequence number of an upload's latest event (one indexed column), None if unknown."""
+    rows = await Upload.filter(id=upload_id).values("sequence")
+    return int(rows[0]["sequence"]) if rows else None
+
+
 async def document_progress(document_id: UUID) -> int:
     """How many pages of a document are recorded."""
     return await Page.filter(document_id=document_id).count()

@@ -22,14 +22,37 @@ logger = logging.getLogger(__name__)
 SUBSCRIBE_TIMEOUT = 10.0
 
 
+class Listener:
+    """One listener's events of one upload, in arrival order (also an async iterator)."""
+
+    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self.queue = queue
+
+    def __aiter__(self) -> Listener:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        return await self.queue.get()
+
+    async def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next event, or None when none came within `timeout` seconds."""
+        try:
+            return self.queue.get_nowait()
+        except asyncio.QueueEmpty:
+            pass
+        try:
+            async with asyncio.timeout(timeout):
+                return await self.queue.get()
+        except TimeoutError:
+            return None
+
+
 class EventBus(Protocol):
     """Publishes progress events of an upload and lets subscribers listen to them."""
 
     async def publish(self, upload_id: UUID, event: dict[str, Any]) -> None: ...
 
-    def listen(
-        self, upload_id: UUID
-    ) -> AbstractAsyncContextManager[AsyncIterator[dict[str, Any]]]: ...
+    def listen(self, upload_id: UUID) -> AbstractAsyncContextManager[Listener]: ...
 
     async def close(self) -> None: ...
 
@@ -46,12 +69,12 @@ class InProcessBus:
             queue.put_nowait(event)
 
     @asynccontextmanager
-    async def listen(self, upload_id: UUID) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def listen(self, upload_id: UUID) -> AsyncIterator[Listener]:
         """Subscribed on enter; yields the upload's events until the context exits."""
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._listeners[upload_id].add(queue)
         try:
-            yield _drain(queue)
+            yield Listener(queue)
         finally:
             listeners = self._listeners.get(upload_id)
             if listeners is not None:
@@ -65,11 +88,6 @@ class InProcessBus:
 
     async def close(self) -> None:
         """Nothing to release: listeners leave on their own."""
-
-
-async def _drain(queue: asyncio.Queue[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    while True:
-        yield await queue.get()
 
 
 MAX_CONNECTIONS = 10_000  # Redis's own default maxclients
@@ -131,7 +149,7 @@ class RedisBus:
         await self._client.publish(self.channel(upload_id), json.dumps(event))
 
     @asynccontextmanager
-    async def listen(self, upload_id: UUID) -> AsyncIterator[AsyncIterator[dict[str, Any]]]:
+    async def listen(self, upload_id: UUID) -> AsyncIterator[Listener]:
         """Subscribed (confirmed by Redis) on enter; unsubscribed when the last listener leaves."""
         name = self.channel(upload_id)
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=LISTENER_QUEUE)
@@ -140,7 +158,7 @@ class RedisBus:
             # Waiting for Redis to confirm the subscription means nothing published afterwards
             # (e.g. between reading the snapshot and streaming) can slip past this listener.
             await asyncio.wait_for(asyncio.shield(channel.confirmed), SUBSCRIBE_TIMEOUT)
-            yield _drain(queue)
+            yield Listener(queue)
         finally:
             await self._leave(name, channel, queue)
 

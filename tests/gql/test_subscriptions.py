@@ -153,6 +153,7 @@ async def test_cross_origin_websocket_is_refused(server: str) -> None:
 
 
 async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> None:
+    from gql.context import Context
     from gql.subscriptions import upload_event_stream
     from settings import get_settings
     from tests.gql.support import create, data
@@ -161,7 +162,7 @@ async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> Non
     try:
         created = await create(client, [("a.png", png())])
         settings = get_settings().model_copy(update={"subscription_max_seconds": 0.5})
-        stream = upload_event_stream(uuid.UUID(created["id"]), None, settings)
+        stream = upload_event_stream(uuid.UUID(created["id"]), None, Context(settings=settings))
         events = [event async for event in stream]
     finally:
         await data(client, "mutation { resumeProcessing { paused } }")
@@ -190,7 +191,8 @@ async def test_disconnect_releases_the_subscription(server: str, client: httpx.A
             await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
             first = json.loads(await ws.recv())
             assert first["payload"]["data"]["uploadEvents"]["kind"] == "SNAPSHOT"
-            assert bus.listener_count(upload_id) == 1
+            # Its own listener, and its upload's fan-out room's.
+            await wait_for(lambda: _listeners(bus, upload_id, 2), "the room to listen", timeout=30)
             assert SUBSCRIPTIONS._value.get() == open_before + 1
         await wait_for(lambda: _no_listeners(bus, upload_id), "the listener to leave", timeout=30)
         assert SUBSCRIPTIONS._value.get() == open_before
@@ -199,7 +201,11 @@ async def test_disconnect_releases_the_subscription(server: str, client: httpx.A
 
 
 async def _no_listeners(bus: Any, upload_id: uuid.UUID) -> bool:
-    return bool(bus.listener_count(upload_id) == 0)
+    return await _listeners(bus, upload_id, 0)
+
+
+async def _listeners(bus: Any, upload_id: uuid.UUID, count: int) -> bool:
+    return bool(bus.listener_count(upload_id) == count)
 
 
 async def test_configured_origins_may_open_websockets(app: Any) -> None:
@@ -245,7 +251,7 @@ async def _append(upload_id: uuid.UUID) -> dict[str, Any]:
 async def test_stream_reads_the_log_only_on_gaps_resyncs_and_moved_sequences(
     client: httpx.AsyncClient,
 ) -> None:
-    from gql.subscriptions import _Sequencer
+    from gql.sequencer import Sequencer
     from models.progress import snapshot
     from tasks.events import RESYNC
     from tests.gql.support import create, data
@@ -256,7 +262,7 @@ async def test_stream_reads_the_log_only_on_gaps_resyncs_and_moved_sequences(
         upload_id = uuid.UUID(created["id"])
         start = await snapshot(upload_id)
         assert start is not None
-        sequencer = _Sequencer(upload_id, start["sequence"])
+        sequencer = Sequencer(upload_id, start["sequence"])
         assert await sequencer.accept(None) == []  # idle, nothing new
         assert await sequencer.accept(RESYNC) == []
         lost = await _append(upload_id)

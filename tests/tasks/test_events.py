@@ -47,6 +47,12 @@ async def test_in_process_bus_delivers_in_order_and_forgets_listeners() -> None:
     assert bus.listener_count(upload_id) == 0
 
 
+def own_prefix() -> str:
+    """A prefix (and so a connection name) of this bus alone: other tests' buses of the run,
+    still closing, must not count."""
+    return f"{get_settings().redis_prefix}-{uuid.uuid4().hex[:8]}"
+
+
 async def client_count(admin: aioredis.Redis, name: str) -> int:
     clients = await admin.client_list()
     return sum(1 for c in clients if c.get("name") == name)
@@ -58,7 +64,7 @@ async def subscribers(admin: aioredis.Redis, channel: str) -> int:
 
 
 async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: str) -> None:
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     admin = aioredis.from_url(redis_url)
     try:
         await bus.publish(uuid.uuid4(), {"warm": True})  # the publishing connection
@@ -76,7 +82,7 @@ async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: s
 
 
 async def test_redis_listener_abandoned_mid_stream_is_cleaned_up(redis_url: str) -> None:
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     admin = aioredis.from_url(redis_url)
     upload_id = uuid.uuid4()
     try:
@@ -103,7 +109,7 @@ async def test_redis_listener_abandoned_mid_stream_is_cleaned_up(redis_url: str)
 
 
 async def test_redis_listeners_of_one_upload_share_one_subscription(redis_url: str) -> None:
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     admin = aioredis.from_url(redis_url)
     upload_id = uuid.uuid4()
     channel = bus.channel(upload_id)
@@ -128,7 +134,7 @@ async def test_redis_listeners_of_one_upload_share_one_subscription(redis_url: s
 
 
 async def test_redis_listeners_of_many_uploads_share_one_connection(redis_url: str) -> None:
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     admin = aioredis.from_url(redis_url)
     uploads = [uuid.uuid4() for _ in range(5)]
     try:
@@ -153,7 +159,7 @@ async def test_slow_redis_listener_is_told_to_resync_without_blocking_others(
     redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(events_module, "LISTENER_QUEUE", 5)
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     upload_id = uuid.uuid4()
     try:
         async with bus.listen(upload_id) as slow, bus.listen(upload_id) as fast:
@@ -169,7 +175,7 @@ async def test_slow_redis_listener_is_told_to_resync_without_blocking_others(
 
 
 async def test_redis_listeners_resync_after_the_connection_drops(redis_url: str) -> None:
-    bus = RedisBus(redis_url, get_settings().redis_prefix)
+    bus = RedisBus(redis_url, own_prefix())
     admin = aioredis.from_url(redis_url)
     upload_id = uuid.uuid4()
     try:
