@@ -12,9 +12,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PAGEMILL_STORAGE_DIR=/data \
     PAGEMILL_HOST=0.0.0.0
 
+# libvips42 alone is enough: pyvips uses it in ABI mode (no headers, no compiler).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
+        libvips42 imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install --no-cache-dir uv

@@ -1,8 +1,8 @@
 """The conversion child: `python -m tasks.child`, one JSON job on stdin, JSON lines on stdout.
 
-Limits are set before Wand is imported, because ImageMagick reads its environment once when
-the library loads. Typed failures are reported as an "error" line with exit status 0; any
-other exit status means the child crashed or was killed.
+Limits are set before Wand or pyvips is imported, because ImageMagick and libvips read their
+environment once when the library loads. Typed failures are reported as an "error" line with
+exit status 0; any other exit status means the child crashed or was killed.
 """
 
 from __future__ import annotations
@@ -34,15 +34,20 @@ def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int)
     }
 
 
+def vips_environment(threads: int) -> dict[str, str]:
+    """Environment libvips reads when it starts: its worker threads, untrusted loaders off."""
+    return {"VIPS_CONCURRENCY": str(threads), "VIPS_BLOCK_UNTRUSTED": "1"}
+
+
 def apply_limits(resources: dict[str, int]) -> None:
-    """Caps this process (and the Ghostscript it runs) and configures ImageMagick."""
+    """Caps this process (and the Ghostscript it runs) and configures ImageMagick and libvips."""
     cap = resources["memory_limit_mb"] * MiB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    threads = resources["thread_limit"]
     os.environ.update(
-        magick_environment(
-            resources["magick_memory_mb"], resources["magick_disk_mb"], resources["thread_limit"]
-        )
+        magick_environment(resources["magick_memory_mb"], resources["magick_disk_mb"], threads)
     )
+    os.environ.update(vips_environment(threads))
 
 
 def protocol_stream() -> IO[str]:

@@ -2,7 +2,8 @@
 
 PDF pages are rasterised one at a time by Ghostscript (Debian's ImageMagick policy blocks
 the PDF coder) straight to raw pixels, which are deflated into the PNG here; images go
-through Wand. No database, no Redis, no asyncio.
+through libvips (tasks.vips_images) or Wand, as `Limits.image_engine` says. No database,
+no Redis, no asyncio.
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tasks.pdfinfo import PdfDocument
 
-# Wand and pikepdf are imported where they are needed: each conversion is a fresh process,
-# and importing both costs ~0.6 s of CPU there while a PDF needs only pikepdf, an image only
-# Wand.
+# Wand, pyvips and pikepdf are imported where they are needed: each conversion is a fresh
+# process, and importing Wand and pikepdf costs ~0.6 s of CPU there (pyvips ~0.3 s) while a
+# PDF needs only pikepdf, an image only its engine.
 
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -43,7 +44,7 @@ PDF_HEADER = b"%PDF-"
 POSTSCRIPT_MAGIC = (b"%!", b"\xc5\xd0\xd3\xc6")
 GHOSTSCRIPT = "gs"
 # What Ghostscript says when the address-space cap it inherits is too small for it: its
-# own allocator's VMerror, or the loader failing to map a shared library.
+# own allocator's VMerror, or the loader failing to map a shared library (as libvips' does).
 GS_MEMORY_MARKERS = ("VMerror", "failed to map segment", "Cannot allocate memory")
 IDAT_CHUNK = 1 << 20
 # EXIF orientations 5-8 are displayed with width and height swapped.
@@ -57,6 +58,7 @@ JPEG_TAIL = 64 * 1024  # trailing junk after the end marker is common but short
 
 
 Size = tuple[float, float]
+ImageEngine = Literal["vips", "wand"]
 
 
 class ConversionError(Exception):
@@ -80,6 +82,7 @@ class Limits:
     max_page_points: float = 14_400.0
     png_compression_level: int = 1
     png_filter: int = 5
+    image_engine: ImageEngine = "vips"
 
 
 @dataclass(frozen=True)
@@ -429,32 +432,57 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _convert_image(source: Path, kind: str, pages_dir: Path, limits: Limits) -> PageResult:
-    from wand.exceptions import CorruptImageWarning, WandException
-
-    coder = "png" if kind == "png" else "jpeg"
+    # Checked before either engine's library is even loaded.
+    size = header_size(source, kind)
+    check_image_size(*size, limits)
+    if kind == "jpeg":
+        check_jpeg_complete(source)
     final = page_path(pages_dir, 1)
     tmp = final.with_name(final.name + ".tmp")
+    write = _write_with_vips if limits.image_engine == "vips" else _write_with_wand
+    try:
+        shown = write(source, kind, size, tmp, limits)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return PageResult(1, shown[0], shown[1], final, final.stat().st_size)
+
+
+def _write_with_vips(
+    source: Path, kind: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
+    try:
+        from tasks.vips_images import write_png
+    except OSError as exc:
+        # Loading libvips and its ~100 libraries fails first under a small address-space cap.
+        if any(marker in str(exc) for marker in GS_MEMORY_MARKERS):
+            raise ConversionError("RESOURCE_LIMIT", f"no memory to load libvips: {exc}") from exc
+        raise
+    return write_png(source, kind, size, tmp, limits)
+
+
+def _write_with_wand(
+    source: Path, coder: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
+    from wand.exceptions import CorruptImageWarning, WandException
+
     try:
         with warnings.catch_warnings():
             # A truncated JPEG only warns and comes out half grey: treat it as corrupt.
             warnings.simplefilter("error", CorruptImageWarning)
-            size = _write_image(source, coder, tmp, limits)
-    except ConversionError:
-        tmp.unlink(missing_ok=True)
-        raise
+            return _write_image(source, coder, size, tmp, limits)
     except (WandException, CorruptImageWarning, MemoryError) as exc:
-        tmp.unlink(missing_ok=True)
         raise _wand_error(exc) from exc
-    os.replace(tmp, final)
-    return PageResult(1, size[0], size[1], final, final.stat().st_size)
 
 
-def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[int, int]:
+def _write_image(
+    source: Path, coder: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
     from wand.image import Image
 
-    raw_width, raw_height, swapped = _ping(source, coder, limits)
-    if coder == "jpeg":
-        _check_jpeg_complete(source)
+    raw_width, raw_height = size
+    swapped = _swapped(source, coder)
     shown = (raw_height, raw_width) if swapped else (raw_width, raw_height)
     target = fit(*shown, limits.max_side)
     with Image() as img:
@@ -478,18 +506,16 @@ def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[i
         return target
 
 
-def _ping(source: Path, coder: str, limits: Limits) -> tuple[int, int, bool]:
-    """Raw width, height and whether EXIF swaps them, checked before any pixel is decoded."""
-    width, height = header_size(source, coder)
-    _check_image_size(width, height, limits)
+def _swapped(source: Path, coder: str) -> bool:
+    """Whether EXIF swaps width and height, read without decoding a pixel."""
     from wand.image import Image
 
     with Image.ping(filename=f"{coder}:{source}") as probe:
-        swapped = probe.orientation in SWAPPED_ORIENTATIONS
-    return width, height, swapped
+        return probe.orientation in SWAPPED_ORIENTATIONS
 
 
-def _check_image_size(width: int, height: int, limits: Limits) -> None:
+def check_image_size(width: int, height: int, limits: Limits) -> None:
+    """TOO_LARGE (or CORRUPT_FILE for no pixels) from the declared size alone."""
     if width * height > limits.max_pixels:
         raise ConversionError(
             "TOO_LARGE",
@@ -537,7 +563,7 @@ def _jpeg_size(handle: IO[bytes]) -> tuple[int, int]:
     raise ConversionError("CORRUPT_FILE", "JPEG without a frame header")
 
 
-def _check_jpeg_complete(source: Path) -> None:
+def check_jpeg_complete(source: Path) -> None:
     """A JPEG cut short only warns in libjpeg (and comes out grey): demand the end marker."""
     with source.open("rb") as handle:
         handle.seek(0, os.SEEK_END)

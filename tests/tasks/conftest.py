@@ -1,5 +1,5 @@
-"""Conversion inputs made with real tools once per test run, and ImageMagick set up as the
-conversion child sets it up (policy, limits) before anything imports Wand."""
+"""Conversion inputs made with real tools once per test run, and ImageMagick and libvips set up
+as the conversion child sets them up (policy, limits, threads) before anything imports them."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from settings import get_settings
-from tasks.child import magick_environment
+from tasks.child import magick_environment, vips_environment
 from tests.fixtures.make import make_all
 
 _settings = get_settings()
 os.environ.update(
     magick_environment(_settings.magick_memory_mb, _settings.magick_disk_mb, _settings.thread_limit)
 )
+os.environ.update(vips_environment(_settings.thread_limit))
 
 
 @pytest.fixture(scope="session")
