@@ -482,7 +482,8 @@ def _write_image(
     from wand.image import Image
 
     raw_width, raw_height = size
-    swapped = _swapped(source, coder)
+    orientation = _orientation(source, coder)
+    swapped = orientation in SWAPPED_ORIENTATIONS
     shown = (raw_height, raw_width) if swapped else (raw_width, raw_height)
     target = fit(*shown, limits.max_side)
     with Image() as img:
@@ -495,6 +496,7 @@ def _write_image(
         img.raise_exception()  # Wand drops read warnings unless asked for them
         if len(img.sequence) > 1:
             del img.sequence[1:]
+        img.orientation = orientation  # a PNG's eXIf orientation is left undefined
         img.auto_orient()
         _to_srgb(img)
         if (img.width, img.height) != target:
@@ -506,12 +508,17 @@ def _write_image(
         return target
 
 
-def _swapped(source: Path, coder: str) -> bool:
-    """Whether EXIF swaps width and height, read without decoding a pixel."""
-    from wand.image import Image
+def _orientation(source: Path, coder: str) -> str:
+    """ImageMagick's name for the EXIF orientation, read without decoding a pixel."""
+    from wand.image import ORIENTATION_TYPES, Image
+
+    from tasks.exif import png_orientation
 
     with Image.ping(filename=f"{coder}:{source}") as probe:
-        return probe.orientation in SWAPPED_ORIENTATIONS
+        found: str = probe.orientation
+    if coder == "png" and found == "undefined":
+        found = ORIENTATION_TYPES[png_orientation(source)]
+    return found
 
 
 def check_image_size(width: int, height: int, limits: Limits) -> None:
@@ -590,10 +597,14 @@ def _to_srgb(img: Any) -> None:
 def _save_png(img: Any, tmp: Path, limits: Limits) -> None:
     # ImageMagick 6 reads PNG quality as zlib level * 10 + filter (5: adaptive).
     img.compression_quality = limits.png_compression_level * 10 + limits.png_filter
-    if img.colorspace != "gray":
-        # Otherwise ImageMagick may pick a palette or grey for few-colour images: every
-        # colour input comes out RGB (or RGBA).
+    # Otherwise ImageMagick may pick a palette or grey for few-colour images, drop an opaque
+    # alpha or write fewer bits: every colour input comes out RGB (or RGBA), every grey one
+    # grey (or grey and alpha), at 8 bits.
+    if img.colorspace == "gray":
+        img.options["png:color-type"] = "4" if img.alpha_channel else "0"
+    else:
         img.options["png:color-type"] = "6" if img.alpha_channel else "2"
+    img.options["png:bit-depth"] = "8"
     img.save(filename=f"png:{tmp}")
     with tmp.open("rb") as written:
         os.fsync(written.fileno())

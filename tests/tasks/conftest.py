@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from settings import get_settings
 from tasks.child import magick_environment, vips_environment
+from tasks.engine import ImageEngine
 from tests.fixtures.make import make_all
 
 _settings = get_settings()
@@ -23,3 +25,9 @@ os.environ.update(vips_environment(_settings.thread_limit))
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every conversion fixture file, by name (see tests/fixtures/make.py)."""
     return make_all(tmp_path_factory.mktemp("inputs"))
+
+
+@pytest.fixture(params=["vips", "wand"])
+def image_engine(request: pytest.FixtureRequest) -> ImageEngine:
+    """Each image engine in turn: tests taking this run once per engine."""
+    return cast(ImageEngine, request.param)
