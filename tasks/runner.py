@@ -126,6 +126,8 @@ async def run_conversion(
         _kill_group(proc)
         if proc.returncode is None:
             await proc.wait()
+        if proc.returncode != 0:
+            _remove_partial_pages(job.pages_dir)
         await _finish_drain(drain)
     if stderr:
         logger.debug("conversion child stderr: %s", stderr.decode("utf-8", "replace"))
@@ -192,6 +194,12 @@ async def _finish_drain(drain: asyncio.Task[None]) -> None:
     except asyncio.CancelledError:
         drain.cancel()
         raise
+
+
+def _remove_partial_pages(pages_dir: Path) -> None:
+    """A page a killed child was writing (libvips streams it out row by row): never left."""
+    for partial in pages_dir.glob("*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
