@@ -20,8 +20,8 @@ from tasks.engine import ConversionError, Limits, fit
 ALLOWED_FOREIGN = ("VipsForeignLoadPngFile", "VipsForeignLoadJpegFile", "VipsForeignSavePngFile")
 # EXIF orientations 5-8 are displayed with width and height swapped.
 SWAPPED_ORIENTATIONS = frozenset({5, 6, 7, 8})
-# ImageMagick's PNG filter digit (what `png_filter` means) as libpng filter flags; 5 and up
-# are ImageMagick's adaptive variants, which libpng only has as "try them all".
+# `png_filter` as libpng filter flags: 0-4 one filter for every row; 5 and up (ImageMagick's
+# adaptive variants) let libpng choose per row among all of them.
 PNG_FILTERS = {
     0: pyvips.enums.ForeignPngFilter.NONE,
     1: pyvips.enums.ForeignPngFilter.SUB,
@@ -78,7 +78,7 @@ def write_png(
 def _load(source: Path, kind: str, size: tuple[int, int], target: tuple[int, int]) -> pyvips.Image:
     if kind == "jpeg":
         # A truncated or damaged JPEG only warns in libjpeg (and comes out grey): fail on
-        # warnings, as the Wand path does.
+        # warnings, as the Wand path fails on ImageMagick's CorruptImageWarning.
         return pyvips.Image.jpegload(
             str(source),
             shrink=jpeg_shrink(size, target),
