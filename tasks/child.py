@@ -7,6 +7,7 @@ exit status 0; any other exit status means the child crashed or was killed.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
@@ -16,6 +17,7 @@ from typing import IO, Any
 
 POLICY_DIR = Path(__file__).resolve().with_name("policy")
 MiB = 1024 * 1024
+M_ARENA_MAX = -8  # glibc's mallopt() parameter number
 
 
 def magick_environment(magick_memory_mb: int, magick_disk_mb: int, threads: int) -> dict[str, str]:
@@ -39,10 +41,18 @@ def vips_environment(threads: int) -> dict[str, str]:
     return {"VIPS_CONCURRENCY": str(threads), "VIPS_BLOCK_UNTRUSTED": "1"}
 
 
+def one_malloc_arena() -> None:
+    """Makes every thread allocate from the main heap. Otherwise glibc reserves 64 MB of
+    address space for each thread's own arena, all counted against RLIMIT_AS: libvips' worker
+    and writer threads took an 8000x8000 PNG's conversion from 300 to 540 MB of it."""
+    ctypes.CDLL(None).mallopt(M_ARENA_MAX, 1)
+
+
 def apply_limits(resources: dict[str, int]) -> None:
     """Caps this process (and the Ghostscript it runs) and configures ImageMagick and libvips."""
     cap = resources["memory_limit_mb"] * MiB
     resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    one_malloc_arena()
     threads = resources["thread_limit"]
     os.environ.update(
         magick_environment(resources["magick_memory_mb"], resources["magick_disk_mb"], threads)
