@@ -318,6 +318,7 @@ def test_pngs_keep_their_size_at_8_bits(
         ("rgba16_png", "RGBA"),
         ("palette_alpha_png", "RGBA"),
         ("rgba_png", "RGBA"),
+        ("interlaced_png", "RGBA"),
     ],
 )
 def test_grey_stays_grey_and_alpha_stays_at_8_bits(
