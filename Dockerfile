@@ -14,9 +14,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # LibreOffice (office documents) and python3-uno: the worker's LibreOffice bridge runs under
 # Debian's /usr/bin/python3, the one Python that can import uno (PAGEMILL_OFFICE_PYTHON).
+# libvips42 alone is enough: pyvips uses it in ABI mode (no headers, no compiler).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
+        libvips42 imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
         libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui \
         python3-uno \
     && rm -rf /var/lib/apt/lists/*

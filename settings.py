@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,7 +38,8 @@ class Settings(BaseSettings):
     max_density: int = 300  # dpi cap for PDF pages
     png_compression_level: int = 1
     png_filter: int = 5  # 5 = adaptive row filters
-    thread_limit: int = 1  # ImageMagick threads per conversion process
+    image_engine: Literal["vips", "wand"] = "vips"  # what converts PNGs and JPEGs
+    thread_limit: int = 1  # libvips / ImageMagick threads per conversion process
     document_timeout: float = 300.0  # seconds per document, child killed on expiry
     memory_limit_mb: int = 512  # hard address-space cap of a conversion child
     magick_memory_mb: int = 256  # ImageMagick pixel cache in RAM before spilling

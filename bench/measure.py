@@ -29,12 +29,14 @@ class Run:
 
 
 class TreeSampler(threading.Thread):
-    """Sums the RSS of a process and all its descendants every few milliseconds."""
+    """Sums the RSS of a process and all its descendants every few milliseconds, and keeps
+    the largest high-water mark any one of them reached."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.peak = 0
+        self.largest = 0
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -53,6 +55,7 @@ class TreeSampler(threading.Thread):
                     psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied
                 ):
                     total += proc.memory_info().rss
+                self.largest = max(self.largest, _high_water(proc.pid))
             self.peak = max(self.peak, total)
             self.stop.wait(SAMPLE_SECONDS)
 
@@ -67,8 +70,10 @@ def measure(
     """Run `cmd` to completion; fail loudly when it exits non-zero. Past `timeout` seconds
     its process group is killed and TimeoutError raised.
 
-    Peak RSS is the larger of the sampled tree sum and the kernel's own maximum for the
-    largest single process of the tree (from wait4), which catches spikes between samples.
+    Peak RSS is the larger of the sampled tree sum and the kernel's own high-water mark of
+    the largest single process of the tree (VmHWM, polled), which catches spikes between
+    samples. Not wait4's ru_maxrss: Linux folds the parent's high-water mark into a child's
+    at exec, so every child of a benchmark that just built a 108 MP input "peaked" at 1.3 GB.
     """
     start = time.perf_counter()
     proc = subprocess.Popen(
@@ -110,10 +115,21 @@ def measure(
         raise RuntimeError(
             f"{cmd[0]} exited {proc.returncode}: {b''.join(err).decode(errors='replace')[-800:]}"
         )
-    # ru_maxrss is in KiB on Linux.
-    peak = max(sampler.peak, usage.ru_maxrss * 1024)
+    peak = max(sampler.peak, sampler.largest)
     cpu = usage.ru_utime + usage.ru_stime
     return Run(seconds=seconds, cpu_seconds=cpu, peak_rss=peak, stdout=b"".join(out))
+
+
+def _high_water(pid: int) -> int:
+    """VmHWM: the peak RSS of a process since it last exec'd, in bytes (0 once it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 def _kill_group(pid: int) -> None:

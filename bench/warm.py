@@ -92,7 +92,7 @@ class WarmChild:
         seconds = time.perf_counter() - start
         sampler.stop.set()
         sampler.join()
-        peak = max(sampler.peak, _high_water(self.proc.pid))
+        peak = max(sampler.peak, sampler.largest, _high_water(self.proc.pid))
         return lines, Run(seconds, self._cpu() - cpu, peak, b"")
 
     def _cpu(self) -> float:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Install what pagemill needs on a fresh Debian machine (as root), skipping what is present:
+# libvips (pyvips loads it in ABI mode: the library alone, no headers or compiler),
 # ImageMagick, Ghostscript, Wand's library, poppler, qpdf, LibreOffice (headless, for office
 # documents) and python3-uno (the system Python's uno, for the warm LibreOffice bridge) from
 # Debian, uv from PyPI, then the project's virtual environment with `uv sync`.
@@ -7,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-apt_ensure imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
+apt_ensure libvips42 imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
     libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno
 
 if ! command -v uv >/dev/null 2>&1; then

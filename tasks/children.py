@@ -36,6 +36,7 @@ def resources_of(settings: Settings) -> dict[str, Any]:
         "magick_memory_mb": settings.magick_memory_mb,
         "magick_disk_mb": settings.magick_disk_mb,
         "thread_limit": settings.thread_limit,
+        "image_engine": settings.image_engine,
     }
 
 

@@ -2,7 +2,8 @@
 
 PDF pages are rasterised one at a time by Ghostscript (Debian's ImageMagick policy blocks
 the PDF coder) straight to raw pixels, which are deflated into the PNG here; images go
-through Wand. No database, no Redis, no asyncio.
+through libvips (tasks.vips_images) or Wand, as `Limits.image_engine` says. No database,
+no Redis, no asyncio.
 """
 
 from __future__ import annotations
@@ -20,13 +21,13 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tasks.pdfinfo import PdfDocument
 
-# Wand and pikepdf are imported where they are needed, never at module level: the
-# conversion child must set ImageMagick's limits first, then calls warm_up() once.
+# Wand, pyvips and pikepdf are imported where they are needed, never at module level: the
+# conversion child must set the libraries' limits first, then calls warm_up() once.
 
 CONTENT_TYPES = {
     "pdf": "application/pdf",
@@ -42,7 +43,7 @@ PDF_HEADER = b"%PDF-"
 POSTSCRIPT_MAGIC = (b"%!", b"\xc5\xd0\xd3\xc6")
 GHOSTSCRIPT = "gs"
 # What Ghostscript says when the address-space cap it inherits is too small for it: its
-# own allocator's VMerror, or the loader failing to map a shared library.
+# own allocator's VMerror, or the loader failing to map a shared library (as libvips' does).
 GS_MEMORY_MARKERS = ("VMerror", "failed to map segment", "Cannot allocate memory")
 IDAT_CHUNK = 1 << 20
 # EXIF orientations 5-8 are displayed with width and height swapped.
@@ -56,6 +57,7 @@ JPEG_TAIL = 64 * 1024  # trailing junk after the end marker is common but short
 
 
 Size = tuple[float, float]
+ImageEngine = Literal["vips", "wand"]
 
 
 class ConversionError(Exception):
@@ -79,6 +81,7 @@ class Limits:
     max_page_points: float = 14_400.0
     png_compression_level: int = 1
     png_filter: int = 5
+    image_engine: ImageEngine = "vips"
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,14 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-def warm_up() -> None:
-    """Import the libraries conversions use (~0.8 s of CPU), so that no document pays."""
-    import wand.image  # noqa: F401
+def warm_up(image_engine: str = "vips") -> None:
+    """Import the libraries conversions use (~1 s of CPU), so that no document pays."""
+    import wand.image  # noqa: F401  (always: PDF pages a pixel off are resized with it)
 
     import tasks.pdfinfo  # noqa: F401  (pikepdf)
+
+    if image_engine == "vips":
+        import tasks.vips_images  # noqa: F401
 
 
 def fit(width: int, height: int, box: int) -> tuple[int, int]:
@@ -435,32 +441,58 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 
 def _convert_image(source: Path, kind: str, pages_dir: Path, limits: Limits) -> PageResult:
-    from wand.exceptions import CorruptImageWarning, WandException
-
-    coder = "png" if kind == "png" else "jpeg"
+    # Checked before either engine's library is even loaded.
+    size = header_size(source, kind)
+    check_image_size(*size, limits)
+    if kind == "jpeg":
+        check_jpeg_complete(source)
     final = page_path(pages_dir, 1)
     tmp = final.with_name(final.name + ".tmp")
+    write = _write_with_vips if limits.image_engine == "vips" else _write_with_wand
+    try:
+        shown = write(source, kind, size, tmp, limits)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, final)
+    return PageResult(1, shown[0], shown[1], final, final.stat().st_size)
+
+
+def _write_with_vips(
+    source: Path, kind: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
+    try:
+        from tasks.vips_images import write_png
+    except OSError as exc:
+        # Loading libvips and its ~100 libraries fails first under a small address-space cap.
+        if any(marker in str(exc) for marker in GS_MEMORY_MARKERS):
+            raise ConversionError("RESOURCE_LIMIT", f"no memory to load libvips: {exc}") from exc
+        raise
+    return write_png(source, kind, size, tmp, limits)
+
+
+def _write_with_wand(
+    source: Path, coder: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
+    from wand.exceptions import CorruptImageWarning, WandException
+
     try:
         with warnings.catch_warnings():
             # A truncated JPEG only warns and comes out half grey: treat it as corrupt.
             warnings.simplefilter("error", CorruptImageWarning)
-            size = _write_image(source, coder, tmp, limits)
-    except ConversionError:
-        tmp.unlink(missing_ok=True)
-        raise
+            return _write_image(source, coder, size, tmp, limits)
     except (WandException, CorruptImageWarning, MemoryError) as exc:
-        tmp.unlink(missing_ok=True)
         raise _wand_error(exc) from exc
-    os.replace(tmp, final)
-    return PageResult(1, size[0], size[1], final, final.stat().st_size)
 
 
-def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[int, int]:
+def _write_image(
+    source: Path, coder: str, size: tuple[int, int], tmp: Path, limits: Limits
+) -> tuple[int, int]:
     from wand.image import Image
 
-    raw_width, raw_height, swapped = _ping(source, coder, limits)
-    if coder == "jpeg":
-        _check_jpeg_complete(source)
+    raw_width, raw_height = size
+    orientation = _orientation(source, coder)
+    swapped = orientation in SWAPPED_ORIENTATIONS
     shown = (raw_height, raw_width) if swapped else (raw_width, raw_height)
     target = fit(*shown, limits.max_side)
     with Image() as img:
@@ -473,6 +505,7 @@ def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[i
         img.raise_exception()  # Wand drops read warnings unless asked for them
         if len(img.sequence) > 1:
             del img.sequence[1:]
+        img.orientation = orientation  # a PNG's eXIf orientation is left undefined
         img.auto_orient()
         _to_srgb(img)
         if (img.width, img.height) != target:
@@ -484,18 +517,21 @@ def _write_image(source: Path, coder: str, tmp: Path, limits: Limits) -> tuple[i
         return target
 
 
-def _ping(source: Path, coder: str, limits: Limits) -> tuple[int, int, bool]:
-    """Raw width, height and whether EXIF swaps them, checked before any pixel is decoded."""
-    width, height = header_size(source, coder)
-    _check_image_size(width, height, limits)
-    from wand.image import Image
+def _orientation(source: Path, coder: str) -> str:
+    """ImageMagick's name for the EXIF orientation, read without decoding a pixel."""
+    from wand.image import ORIENTATION_TYPES, Image
+
+    from tasks.exif import png_orientation
 
     with Image.ping(filename=f"{coder}:{source}") as probe:
-        swapped = probe.orientation in SWAPPED_ORIENTATIONS
-    return width, height, swapped
+        found: str = probe.orientation
+    if coder == "png" and found == "undefined":
+        found = ORIENTATION_TYPES[png_orientation(source)]
+    return found
 
 
-def _check_image_size(width: int, height: int, limits: Limits) -> None:
+def check_image_size(width: int, height: int, limits: Limits) -> None:
+    """TOO_LARGE (or CORRUPT_FILE for no pixels) from the declared size alone."""
     if width * height > limits.max_pixels:
         raise ConversionError(
             "TOO_LARGE",
@@ -543,7 +579,7 @@ def _jpeg_size(handle: IO[bytes]) -> tuple[int, int]:
     raise ConversionError("CORRUPT_FILE", "JPEG without a frame header")
 
 
-def _check_jpeg_complete(source: Path) -> None:
+def check_jpeg_complete(source: Path) -> None:
     """A JPEG cut short only warns in libjpeg (and comes out grey): demand the end marker."""
     with source.open("rb") as handle:
         handle.seek(0, os.SEEK_END)
@@ -570,10 +606,14 @@ def _to_srgb(img: Any) -> None:
 def _save_png(img: Any, tmp: Path, limits: Limits) -> None:
     # ImageMagick 6 reads PNG quality as zlib level * 10 + filter (5: adaptive).
     img.compression_quality = limits.png_compression_level * 10 + limits.png_filter
-    if img.colorspace != "gray":
-        # Otherwise ImageMagick may pick a palette or grey for few-colour images: every
-        # colour input comes out RGB (or RGBA).
+    # Otherwise ImageMagick may pick a palette or grey for few-colour images, drop an opaque
+    # alpha or write fewer bits: every colour input comes out RGB (or RGBA), every grey one
+    # grey (or grey and alpha), at 8 bits.
+    if img.colorspace == "gray":
+        img.options["png:color-type"] = "4" if img.alpha_channel else "0"
+    else:
         img.options["png:color-type"] = "6" if img.alpha_channel else "2"
+    img.options["png:bit-depth"] = "8"
     img.save(filename=f"png:{tmp}")
     with tmp.open("rb") as written:
         os.fsync(written.fileno())

@@ -68,6 +68,7 @@ def limits_from_settings(settings: Settings) -> Limits:
         max_page_points=settings.max_page_points,
         png_compression_level=settings.png_compression_level,
         png_filter=settings.png_filter,
+        image_engine=settings.image_engine,
     )
 
 
@@ -110,6 +111,8 @@ async def run_conversion(
         # Also reached on timeouts, cancellation and errors raised by the callbacks: a child
         # whose job did not finish is killed, with any Ghostscript it runs.
         await asyncio.shield(pool.release(child, reusable=reusable))
+        if not reusable:
+            _remove_partial_pages(job.pages_dir)
 
 
 async def _follow(
@@ -142,6 +145,12 @@ async def _follow(
             progress.error = (str(line["code"]), str(line["message"]))
         elif event == "done":
             progress.done = int(line["pages"])
+
+
+def _remove_partial_pages(pages_dir: Path) -> None:
+    """A page a killed child was writing (libvips streams it out row by row): never left."""
+    for partial in pages_dir.glob("*.tmp"):
+        partial.unlink(missing_ok=True)
 
 
 def _outcome(progress: _Progress) -> ConversionOutcome:

@@ -136,7 +136,8 @@ def limited(
         limited_pg_url,
         "limited",
         workers=1,
-        PAGEMILL_MEMORY_LIMIT_MB="150",
+        # libvips maps ~190 MB of address space (its ~100 libraries) before any pixel.
+        PAGEMILL_MEMORY_LIMIT_MB="256",
         # Past its memory limit ImageMagick spills to disk instead of failing: keep that small.
         PAGEMILL_MAGICK_DISK_MB="64",
         PAGEMILL_DOCUMENT_TIMEOUT="4",

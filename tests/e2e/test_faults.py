@@ -28,6 +28,7 @@ from PIL import Image
 from tests.e2e.client import EVENTS, create_upload, execute, get_upload, wait_terminal
 from tests.e2e.conftest import many_page_pdf
 from tests.e2e.harness import BIN, PROJECT, Cluster, kill_worker, restart_api
+from tests.fixtures.make import adam7_passes
 
 logger = logging.getLogger(__name__)
 
@@ -157,16 +158,21 @@ def small_images(root: Path, count: int) -> list[Path]:
 
 
 def big_canvas_png(path: Path, width: int, height: int) -> Path:
-    """A valid PNG of one colour declaring a large canvas: tiny on disk, huge decoded."""
+    """A valid Adam7-interlaced PNG of one colour declaring a large canvas: tiny on disk, and
+    decoded whole even by a streaming decoder (the last pass holds every other row)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         crc = struct.pack(">I", zlib.crc32(kind + data))
         return struct.pack(">I", len(data)) + kind + data + crc
 
     compressor = zlib.compressobj(1)
-    rows_ = b"".join(compressor.compress(b"\x00" * (width * 3 + 1)) for _ in range(height))
+    rows_ = b"".join(
+        compressor.compress(b"\x00" * (-(-(width - x0) // dx) * 3 + 1))
+        for x0, y0, dx, dy in adam7_passes(width, height)
+        for _ in range(y0, height, dy)
+    )
     data = rows_ + compressor.flush()
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 1)
     signature = b"\x89PNG\r\n\x1a\n"
     path.write_bytes(
         signature + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
@@ -257,8 +263,9 @@ async def test_sigkilled_worker_loses_nothing_and_the_pdf_resumes(
 async def test_oversized_canvas_fails_resource_limit_and_the_worker_goes_on(
     limited: Cluster, tmp_path: Path
 ) -> None:
-    # 8000x8000 is within the pixel limit; its pixel cache (512 MB) fits neither the 150 MB
-    # address space nor the 64 MB disk budget.
+    # 8000x8000 is within the pixel limit; interlaced, it is decoded whole (192 MB for
+    # libvips, a 512 MB pixel cache for ImageMagick), which fits neither the 256 MB address
+    # space nor the 64 MB disk budget.
     canvas = big_canvas_png(tmp_path / "canvas.png", 8000, 8000)
     [worker] = limited.workers
     await wait_ready(limited)

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pikepdf
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -87,14 +88,16 @@ def mutated(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-async def _convert(source: Path, pages: Path) -> ConversionOutcome:
+async def _convert(source: Path, pages: Path, engine: str) -> ConversionOutcome:
     async def ignore(_: object) -> None:
         return None
 
     job = ConversionJob(source=source, kind="pdf", pages_dir=pages)
-    return await run_conversion(job, settings=get_settings(), on_count=ignore, on_page=ignore)
+    chosen = get_settings().model_copy(update={"image_engine": engine})
+    return await run_conversion(job, settings=chosen, on_count=ignore, on_page=ignore)
 
 
+@pytest.mark.parametrize("engine", ["vips", "wand"])
 @settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -102,12 +105,12 @@ async def _convert(source: Path, pages: Path) -> ConversionOutcome:
     database=None,
 )
 @given(data=mutated())
-def test_mutated_files_convert_or_fail_typed(data: bytes) -> None:
+def test_mutated_files_convert_or_fail_typed(engine: str, data: bytes) -> None:
     with tempfile.TemporaryDirectory(prefix="pagemill-fuzz-") as scratch:
         source = Path(scratch) / "input"
         source.write_bytes(data)
         pages = Path(scratch) / "pages"
-        outcome = asyncio.run(_convert(source, pages))  # raising here fails the property
+        outcome = asyncio.run(_convert(source, pages, engine))  # raising fails the property
         OUTCOMES[outcome.error_code or "OK"] += 1
         leftovers = sorted(p.name for p in Path(scratch).rglob("*.tmp"))
         typed = outcome.error_code in {code.value for code in ErrorCode}

@@ -17,6 +17,13 @@ from tasks.engine import sniff
 from tasks.runner import PROJECT_ROOT, ConversionJob, ConversionOutcome, run_conversion
 from tests.security import corpus
 
+# Image tests run on each image engine; PDFs never reach one.
+ENGINES = ["vips", "wand"]
+
+
+def with_engine(engine: str, **changes: object) -> Settings:
+    return get_settings().model_copy(update={"image_engine": engine, **changes})
+
 
 @pytest.fixture(scope="module")
 def marker(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -43,6 +50,7 @@ async def convert(source: Path, out: Path, settings: Settings | None = None) -> 
     )
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     "name",
     [
@@ -56,9 +64,9 @@ async def convert(source: Path, out: Path, settings: Settings | None = None) -> 
     ],
 )
 async def test_delegate_formats_under_any_name_are_unsupported(
-    hostile: dict[str, Path], marker: Path, tmp_path: Path, name: str
+    hostile: dict[str, Path], marker: Path, tmp_path: Path, name: str, engine: str
 ) -> None:
-    outcome = await convert(hostile[name], tmp_path)
+    outcome = await convert(hostile[name], tmp_path, with_engine(engine))
     assert outcome.error_code == "UNSUPPORTED_FORMAT", outcome
     assert not marker.exists()
     assert not list((tmp_path / "pages").glob("*"))
@@ -82,32 +90,34 @@ async def test_pdf_scripts_and_actions_never_run(
     assert (tmp_path / "pages" / "0001.png").stat().st_size > 0
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_png_bomb_is_too_large_with_limit_and_value(
-    hostile: dict[str, Path], tmp_path: Path
+    hostile: dict[str, Path], tmp_path: Path, engine: str
 ) -> None:
     source = hostile["png-bomb.png"]
     assert source.stat().st_size < 200_000
-    outcome = await convert(source, tmp_path)
+    outcome = await convert(source, tmp_path, with_engine(engine))
     assert outcome.error_code == "TOO_LARGE", outcome
     assert "50000x50000" in str(outcome.error_message)
     assert str(get_settings().max_pixels) in str(outcome.error_message)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 async def test_jpeg_bomb_is_too_large_with_limit_and_value(
-    hostile: dict[str, Path], tmp_path: Path
+    hostile: dict[str, Path], tmp_path: Path, engine: str
 ) -> None:
-    outcome = await convert(hostile["jpeg-bomb.jpg"], tmp_path)
+    outcome = await convert(hostile["jpeg-bomb.jpg"], tmp_path, with_engine(engine))
     assert outcome.error_code == "TOO_LARGE", outcome
     assert "65000x65000" in str(outcome.error_message)
 
 
-async def test_pixel_limit_is_checked_before_decoding(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+async def test_pixel_limit_is_checked_before_decoding(tmp_path: Path, engine: str) -> None:
     # 12000 x 12000 = 144 MP: within ImageMagick's sides, over a 100 MP setting, and decoding
     # it would need ~430 MB of pixels, far over a 256 MB address-space cap.
     source = tmp_path / "bomb.png"
     source.write_bytes(corpus.png_bomb_sized(12_000, 12_000))
-    settings = get_settings().model_copy(update={"max_pixels": 100_000_000})
-    outcome = await convert(source, tmp_path, settings)
+    outcome = await convert(source, tmp_path, with_engine(engine, max_pixels=100_000_000))
     assert outcome.error_code == "TOO_LARGE", outcome
     assert "144000000" in str(outcome.error_message)
     assert "100000000" in str(outcome.error_message)

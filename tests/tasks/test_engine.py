@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import io
 import math
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from tasks.engine import ConversionError, Limits, PageResult, _ppm_to_png, convert, sniff
+from tasks.engine import (
+    ConversionError,
+    ImageEngine,
+    Limits,
+    PageResult,
+    _ppm_to_png,
+    convert,
+    sniff,
+)
 
 BOX = 3500
 DPI_CAP = 300
@@ -73,6 +82,27 @@ def on_disk(page: PageResult) -> Image.Image:
 
 def png_bit_depth(path: Path) -> int:
     return path.read_bytes()[24]
+
+
+def png_row_filters(path: Path) -> set[int]:
+    """The filter type byte of every row of an 8-bit PNG."""
+    data = path.read_bytes()
+    idat, at = bytearray(), 8
+    while at < len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        if data[at + 4 : at + 8] == b"IDAT":
+            idat += data[at + 8 : at + 8 + length]
+        at += length + 12
+    with Image.open(path) as image:
+        stride = image.width * len(image.getbands()) + 1
+    rows = zlib.decompress(bytes(idat))
+    return {rows[start] for start in range(0, len(rows), stride)}
+
+
+def mean_difference(a: Image.Image, b: Image.Image) -> float:
+    """Mean absolute difference of two same-sized pictures, over all channels (0-255)."""
+    stat = ImageStat.Stat(ImageChops.difference(a.convert("RGBA"), b.convert("RGBA")))
+    return sum(stat.mean) / len(stat.mean)
 
 
 @pytest.mark.parametrize(
@@ -212,28 +242,34 @@ def test_resume_skips_recorded_pages_on_disk(inputs: dict[str, Path], tmp_path: 
     assert {n: (tmp_path / f"{n:04d}.png").stat().st_mtime_ns for n in kept} == kept
 
 
-def test_big_jpeg_shrinks_to_the_box(inputs: dict[str, Path], tmp_path: Path) -> None:
-    (page,) = render(inputs["big_jpeg"], tmp_path).pages
+def test_big_jpeg_shrinks_to_the_box(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    (page,) = render(inputs["big_jpeg"], tmp_path, Limits(image_engine=image_engine)).pages
     assert (page.width, page.height) == image_fit(6000, 4000)
     assert on_disk(page).mode == "RGB"
 
 
-def test_exif_orientation_is_applied(inputs: dict[str, Path], tmp_path: Path) -> None:
-    (page,) = render(inputs["exif_jpeg"], tmp_path).pages
+def test_exif_orientation_is_applied(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    (page,) = render(inputs["exif_jpeg"], tmp_path, Limits(image_engine=image_engine)).pages
     assert (page.width, page.height) == (200, 400)  # stored 400x200, orientation 6
     assert on_disk(page).getexif().get(0x0112) in (None, 1)
 
 
 def test_exif_rotated_big_jpeg_is_decoded_small_and_fits(
-    inputs: dict[str, Path], tmp_path: Path
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
 ) -> None:
-    (page,) = render(inputs["big_exif_jpeg"], tmp_path).pages
+    (page,) = render(inputs["big_exif_jpeg"], tmp_path, Limits(image_engine=image_engine)).pages
     assert (page.width, page.height) == image_fit(3000, 4800)  # stored 4800x3000
     on_disk(page)
 
 
-def test_cmyk_jpeg_comes_out_rgb_with_sane_colours(inputs: dict[str, Path], tmp_path: Path) -> None:
-    (page,) = render(inputs["cmyk_jpeg"], tmp_path).pages
+def test_cmyk_jpeg_comes_out_rgb_with_sane_colours(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    (page,) = render(inputs["cmyk_jpeg"], tmp_path, Limits(image_engine=image_engine)).pages
     image = on_disk(page)
     assert image.mode == "RGB"
     red, green, blue = image.getpixel((150, 100))  # type: ignore[misc]
@@ -248,19 +284,103 @@ def test_cmyk_jpeg_comes_out_rgb_with_sane_colours(inputs: dict[str, Path], tmp_
         ("palette_png", (500, 300)),
         ("tiny_png", (1, 1)),
         ("png_named_jpg", (640, 480)),
+        ("gray16_png", (80, 60)),
+        ("rgba16_png", (80, 60)),
+        ("bilevel_png", (64, 32)),
     ],
 )
 def test_pngs_keep_their_size_at_8_bits(
-    inputs: dict[str, Path], tmp_path: Path, name: str, size: tuple[int, int]
+    inputs: dict[str, Path],
+    tmp_path: Path,
+    image_engine: ImageEngine,
+    name: str,
+    size: tuple[int, int],
 ) -> None:
-    (page,) = render(inputs[name], tmp_path).pages
+    (page,) = render(inputs[name], tmp_path, Limits(image_engine=image_engine)).pages
     assert (page.width, page.height) == size
     on_disk(page)
     assert png_bit_depth(page.path) <= 8
 
 
-def test_rgba_png_keeps_alpha_when_shrunk(inputs: dict[str, Path], tmp_path: Path) -> None:
-    (page,) = render(inputs["rgba_png"], tmp_path).pages
+@pytest.mark.parametrize(
+    ("name", "mode"),
+    [
+        ("gray_png", "L"),
+        ("bilevel_png", "L"),
+        ("gray16_png", "L"),
+        ("gray_jpeg", "L"),
+        ("gray_alpha_png", "LA"),
+        ("opaque_gray_alpha_png", "LA"),
+        ("png16", "RGB"),
+        ("palette_png", "RGB"),
+        ("tiny_png", "RGB"),
+        ("cmyk_jpeg", "RGB"),
+        ("rgba16_png", "RGBA"),
+        ("palette_alpha_png", "RGBA"),
+        ("rgba_png", "RGBA"),
+        ("interlaced_png", "RGBA"),
+    ],
+)
+def test_grey_stays_grey_and_alpha_stays_at_8_bits(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine, name: str, mode: str
+) -> None:
+    (page,) = render(inputs[name], tmp_path, Limits(image_engine=image_engine)).pages
+    assert on_disk(page).mode == mode
+    assert png_bit_depth(page.path) == 8
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_is_applied(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine, orientation: int
+) -> None:
+    source = inputs[f"orientation{orientation}_jpeg"]
+    (page,) = render(source, tmp_path, Limits(image_engine=image_engine)).pages
+    with Image.open(source) as stored:
+        upright = ImageOps.exif_transpose(stored)
+    image = on_disk(page)
+    assert image.size == upright.size == ((60, 120) if orientation >= 5 else (120, 60))
+    assert mean_difference(image, upright) < 3  # the white mark lands in the same corner
+    assert not image.getexif()  # applied, then dropped with the rest of EXIF
+
+
+def test_png_exif_orientation_is_applied(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    source = inputs["orientation6_png"]
+    (page,) = render(source, tmp_path, Limits(image_engine=image_engine)).pages
+    with Image.open(source) as stored:
+        upright = ImageOps.exif_transpose(stored)
+    image = on_disk(page)
+    assert image.size == (60, 120)
+    assert mean_difference(image, upright) < 1
+
+
+@pytest.mark.parametrize("name", ["icc_jpeg", "icc_png"])
+def test_icc_profile_is_kept(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine, name: str
+) -> None:
+    (page,) = render(inputs[name], tmp_path, Limits(image_engine=image_engine)).pages
+    with Image.open(inputs[name]) as source:
+        profile = source.info["icc_profile"]
+    assert on_disk(page).info.get("icc_profile") == profile
+
+
+def test_png_compression_and_filter_come_from_the_limits(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    fast = Limits(png_compression_level=1, png_filter=5, image_engine=image_engine)
+    (quick,) = render(inputs["rgba_png"], tmp_path / "fast", fast).pages
+    tight = Limits(png_compression_level=9, png_filter=5, image_engine=image_engine)
+    (small,) = render(inputs["rgba_png"], tmp_path / "tight", tight).pages
+    assert small.size_bytes < quick.size_bytes
+    assert mean_difference(on_disk(quick), on_disk(small)) == 0  # lossless either way
+    assert len(png_row_filters(quick.path)) > 1  # 5: adaptive, a filter chosen per row
+
+
+def test_rgba_png_keeps_alpha_when_shrunk(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    (page,) = render(inputs["rgba_png"], tmp_path, Limits(image_engine=image_engine)).pages
     assert (page.width, page.height) == image_fit(4000, 1000)
     image = on_disk(page)
     assert image.mode == "RGBA"
@@ -268,30 +388,38 @@ def test_rgba_png_keeps_alpha_when_shrunk(inputs: dict[str, Path], tmp_path: Pat
     assert low < 50 and high > 200
 
 
-def test_png_bomb_fails_before_decoding(inputs: dict[str, Path], tmp_path: Path) -> None:
+def test_png_bomb_fails_before_decoding(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
     assert inputs["png_bomb"].stat().st_size < 100_000
-    error = failure(inputs["png_bomb"], tmp_path)
+    error = failure(inputs["png_bomb"], tmp_path, Limits(image_engine=image_engine))
     assert error.code == "TOO_LARGE"
     assert "50000x50000" in error.message and "200000000" in error.message
 
 
-def test_image_side_limit_is_too_large(inputs: dict[str, Path], tmp_path: Path) -> None:
-    error = failure(inputs["big_jpeg"], tmp_path, Limits(max_image_side=5000))
+def test_image_side_limit_is_too_large(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
+) -> None:
+    limits = Limits(max_image_side=5000, image_engine=image_engine)
+    error = failure(inputs["big_jpeg"], tmp_path, limits)
     assert error.code == "TOO_LARGE"
     assert "6000x4000" in error.message and "5000" in error.message
 
 
 def test_image_wider_than_imagemagick_allows_is_too_large(
-    inputs: dict[str, Path], tmp_path: Path
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine
 ) -> None:
-    error = failure(inputs["wide_png"], tmp_path)
+    # libvips has no such cap: the limit is kept so both engines accept the same images.
+    error = failure(inputs["wide_png"], tmp_path, Limits(image_engine=image_engine))
     assert error.code == "TOO_LARGE"
     assert "20000x100" in error.message and "16000" in error.message
 
 
 @pytest.mark.parametrize("name", ["truncated_jpeg", "truncated_png"])
-def test_truncated_images_are_corrupt(inputs: dict[str, Path], tmp_path: Path, name: str) -> None:
-    assert failure(inputs[name], tmp_path).code == "CORRUPT_FILE"
+def test_truncated_images_are_corrupt(
+    inputs: dict[str, Path], tmp_path: Path, image_engine: ImageEngine, name: str
+) -> None:
+    assert failure(inputs[name], tmp_path, Limits(image_engine=image_engine)).code == "CORRUPT_FILE"
     assert not list(tmp_path.glob("*.png"))
 
 

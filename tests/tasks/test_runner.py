@@ -153,14 +153,34 @@ async def test_timeout_kills_the_whole_group(inputs: dict[str, Path], tmp_path: 
     assert not list(tmp_path.glob("*.tmp"))
 
 
+@pytest.mark.parametrize("cap_mb", [100, 150])
 async def test_memory_cap_gives_a_retriable_resource_limit(
-    inputs: dict[str, Path], tmp_path: Path
+    inputs: dict[str, Path], tmp_path: Path, image_engine: str, cap_mb: int
 ) -> None:
+    # 100 MB is too little even to load libvips' libraries; at 150 MB it cannot start its
+    # worker threads, ImageMagick its pixel cache.
     outcome = await convert(
-        inputs["big_jpeg"], tmp_path, Recorder(), memory_limit_mb=150, magick_disk_mb=1
+        inputs["big_jpeg"],
+        tmp_path,
+        Recorder(),
+        memory_limit_mb=cap_mb,
+        magick_disk_mb=1,
+        image_engine=image_engine,
     )
     assert (outcome.error_code, outcome.retriable) == ("RESOURCE_LIMIT", True)
     assert not list(tmp_path.glob("*.png*"))
+
+
+async def test_a_page_half_written_by_a_killed_child_is_removed(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    # Killed before it starts converting (which would clear it): the file stands for the
+    # page a child was streaming out when it was killed.
+    partial = tmp_path / "0001.png.tmp"
+    partial.write_bytes(b"\x89PNG half a page")
+    outcome = await convert(inputs["big_jpeg"], tmp_path, Recorder(), document_timeout=0.01)
+    assert outcome.error_code == "TIMEOUT", outcome
+    assert not partial.exists()
 
 
 async def test_cap_too_small_for_the_libraries_is_a_resource_limit(
