@@ -209,7 +209,8 @@ def test_ghostscript_out_of_memory_is_a_resource_limit() -> None:
 async def test_bomb_is_rejected_within_a_small_memory_cap(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    outcome = await convert(inputs["png_bomb"], tmp_path, Recorder(), memory_limit_mb=150)
+    # 256 MB: enough for the child's libraries, far too little to decode 50000x50000 pixels.
+    outcome = await convert(inputs["png_bomb"], tmp_path, Recorder(), memory_limit_mb=256)
     assert (outcome.error_code, outcome.retriable) == ("TOO_LARGE", False)
 
 
