@@ -133,9 +133,16 @@ async def service(quick: bool) -> dict[str, Any]:
             "missing": fan.missing,
             "p50_ms": fan.p50,
             "p99_ms": fan.p99,
-            "method": "Event.created_at (stamped by the worker just before commit) to receipt",
+            "live_deliveries": fan.deliveries,
+            "api_cpu_us_per_delivery": 1e6 * fan.api_cpu_seconds / max(1, fan.deliveries),
+            "client_cpu_us_per_delivery": 1e6 * fan.client_cpu_seconds / max(1, fan.deliveries),
+            "method": "Event.created_at (stamped by the worker just before commit) to the"
+            " client parsing the frame, in a separate client process",
         }
-        log(f"  p50 {fan.p50:.1f} ms, p99 {fan.p99:.1f} ms, {fan.missing} missing")
+        log(
+            f"  p50 {fan.p50:.1f} ms, p99 {fan.p99:.1f} ms, {fan.missing} missing;"
+            f" API {out['subscriptions']['api_cpu_us_per_delivery']:.0f} us CPU per delivery"
+        )
         upload_id = fan.upload_id
         log("api: upload(id) status query against the bare endpoint")
         try:

@@ -5,23 +5,27 @@ Method: no worker runs while the upload is created and every subscriber connects
 its SNAPSHOT; then one worker starts and converts the 20-page PDF. Commit time is the
 Event row's `created_at`, which Tortoise stamps in the worker just before the transaction
 commits, so each latency is an upper bound of commit-to-receipt. Receipt time is taken when
-the subscriber's client reads the message; worker, API and clients share one clock.
+the subscriber's frame is parsed, in a separate lean client process (bench.fanout_client);
+worker, API and clients share one clock. The API's and the clients' CPU seconds over the
+live phase are kept, to tell server cost from client cost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from bench.client import create_upload, follow, subscribe
-from bench.cluster import Cluster
+import psutil
+
+from bench.client import create_upload
+from bench.cluster import PROJECT, Cluster
 from bench.measure import percentile
 
-CONNECT_CONCURRENCY = 50
 RUN_TIMEOUT = 300.0
 
 
@@ -34,6 +38,9 @@ class FanOutResult:
     events: int  # PAGE_DONE events per subscriber
     latencies_ms: list[float]
     missing: int  # PAGE_DONE deliveries expected but not received
+    api_cpu_seconds: float
+    client_cpu_seconds: float
+    deliveries: int  # every event (not only PAGE_DONE) sent to every subscriber, live
 
     @property
     def p50(self) -> float:
@@ -58,48 +65,61 @@ async def _commit_times(cluster: Cluster, upload_id: str) -> dict[int, float]:
     return {int(r["sequence"]): r["created_at"].timestamp() for r in rows}
 
 
+def _cpu(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 async def fan_out(
     cluster: Cluster, pdf: Path, subscribers: int, log: Callable[[str], None]
 ) -> FanOutResult:
     """`subscribers` clients follow one upload of `pdf` while one worker converts it."""
     upload = await create_upload(cluster.graphql_url, [pdf])
-    received: list[dict[int, float]] = [{} for _ in range(subscribers)]
-    ready = asyncio.Semaphore(0)
-    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
-
-    async def client(n: int) -> None:
-        async with gate:
-            ws = await subscribe(cluster.ws_url)
-        snapshot_seen = False
-
-        def on_event(event: dict[str, Any], at: float) -> None:
-            nonlocal snapshot_seen
-            if not snapshot_seen:
-                snapshot_seen = True
-                ready.release()
-            if event["kind"] == "PAGE_DONE":
-                received[n][int(event["sequence"])] = at
-
-        async with ws:
-            await follow(ws, upload["id"], on_event)
-
-    async with asyncio.timeout(RUN_TIMEOUT), asyncio.TaskGroup() as group:
-        for n in range(subscribers):
-            group.create_task(client(n))
-        for _ in range(subscribers):
-            await ready.acquire()
-        log(f"  {subscribers} subscribers have their SNAPSHOT; starting one worker")
-        await asyncio.to_thread(cluster.start_workers, 1)
+    client = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bench.fanout_client",
+        cluster.ws_url,
+        upload["id"],
+        str(subscribers),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=PROJECT,
+    )
+    assert client.stdout is not None
+    try:
+        async with asyncio.timeout(RUN_TIMEOUT):
+            if (await client.stdout.readline()).strip() != b"ready":
+                raise RuntimeError("the fan-out client stopped before every subscriber was in")
+            log(f"  {subscribers} subscribers have their SNAPSHOT; starting one worker")
+            api_before = _cpu(cluster.api_pid())
+            await asyncio.to_thread(cluster.start_workers, 1)
+            result = json.loads(await client.stdout.readline())
+            api_cpu = _cpu(cluster.api_pid()) - api_before
+            await client.wait()
+    finally:
+        if client.returncode is None:
+            client.kill()
+            await client.wait()
     await asyncio.to_thread(cluster.stop, "worker1")
     committed = await _commit_times(cluster, upload["id"])
     latencies = [
         (at - committed[seq]) * 1000
-        for per_client in received
-        for seq, at in per_client.items()
-        if seq in committed
+        for per_client in result["received"]
+        for seq, kind, at in per_client
+        if kind == "PAGE_DONE" and seq in committed
     ]
     missing = len(committed) * subscribers - len(latencies)
-    return FanOutResult(upload["id"], subscribers, len(committed), latencies, missing)
+    deliveries = sum(max(0, len(per_client) - 1) for per_client in result["received"])
+    return FanOutResult(
+        upload["id"],
+        subscribers,
+        len(committed),
+        latencies,
+        missing,
+        api_cpu,
+        float(result["cpu_seconds"]),
+        deliveries,
+    )
 
 
 def raise_fd_limit(wanted: int) -> None:

@@ -11,6 +11,7 @@ import io
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pikepdf
@@ -21,10 +22,11 @@ from PIL import Image
 
 from models.upload import ErrorCode
 from settings import get_settings
+from tasks.children import close_pool
 from tasks.runner import ConversionJob, ConversionOutcome, run_conversion
 from tests.fixtures.make import A4, PdfPage, build_pdf, gradient
 
-EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "150"))
 KEEP = os.environ.get("HYPOTHESIS_KEEP")
 OUTCOMES: Counter[str] = Counter()
 
@@ -97,6 +99,15 @@ async def _convert(source: Path, pages: Path, engine: str) -> ConversionOutcome:
     return await run_conversion(job, settings=chosen, on_count=ignore, on_page=ignore)
 
 
+@pytest.fixture(scope="module")
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for every example, so that they share warm conversion children as a
+    worker's documents do (a loop per example would start a child per example)."""
+    with asyncio.Runner() as loop:
+        yield loop
+        loop.run(close_pool())
+
+
 @pytest.mark.parametrize("engine", ["vips", "wand"])
 @settings(
     max_examples=EXAMPLES,
@@ -105,12 +116,14 @@ async def _convert(source: Path, pages: Path, engine: str) -> ConversionOutcome:
     database=None,
 )
 @given(data=mutated())
-def test_mutated_files_convert_or_fail_typed(engine: str, data: bytes) -> None:
+def test_mutated_files_convert_or_fail_typed(
+    runner: asyncio.Runner, engine: str, data: bytes
+) -> None:
     with tempfile.TemporaryDirectory(prefix="pagemill-fuzz-") as scratch:
         source = Path(scratch) / "input"
         source.write_bytes(data)
         pages = Path(scratch) / "pages"
-        outcome = asyncio.run(_convert(source, pages, engine))  # raising fails the property
+        outcome = runner.run(_convert(source, pages, engine))  # raising fails the property
         OUTCOMES[outcome.error_code or "OK"] += 1
         leftovers = sorted(p.name for p in Path(scratch).rglob("*.tmp"))
         typed = outcome.error_code in {code.value for code in ErrorCode}
