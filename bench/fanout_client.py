@@ -18,7 +18,7 @@ import json
 import resource
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 from websockets.client import ClientProtocol
 from websockets.frames import Frame, Opcode
@@ -47,8 +47,7 @@ class Subscriber(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.ws.send_request(self.ws.connect())
         self._flush()
 

@@ -27,6 +27,7 @@ from bench.cluster import PROJECT, Cluster
 from bench.measure import percentile
 
 RUN_TIMEOUT = 300.0
+RESULT_BYTES = 1 << 28  # the client's one-line result holds every receipt
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ async def fan_out(
         str(subscribers),
         stdout=asyncio.subprocess.PIPE,
         cwd=PROJECT,
+        limit=RESULT_BYTES,
     )
     assert client.stdout is not None
     try:
