@@ -12,10 +12,10 @@ from tortoise.contrib.fastapi import RegisterTortoise
 
 from gql import problems, rest
 from gql.context import make_context_getter
-from gql.fanout import FanOutRouter
 from gql.files import build_router
 from gql.schema import build_schema
 from gql.security import RequestGuard
+from gql.view import GraphQLView, graphql_routes
 from models.db import tortoise_config
 from models.storage import LocalStorage
 from settings import Settings, get_settings
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
             yield
 
     app = FastAPI(title="pagemill", lifespan=lifespan)
-    graphql = FanOutRouter(
+    graphql = GraphQLView(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         context_getter=make_context_getter(settings, storage),
@@ -55,7 +55,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
-    app.include_router(graphql, prefix="/graphql")
+    app.router.routes.extend(graphql_routes(graphql))
     app.include_router(build_router(settings, storage))
     app.include_router(rest.build_router(settings, storage))
     problems.install(app)

@@ -27,7 +27,6 @@ import strawberry
 from graphql import DocumentNode, ExecutionResult, parse
 from graphql.execution import execute_subscription_event
 from starlette.websockets import WebSocket
-from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
     Operation,
@@ -80,12 +79,6 @@ class FanOutWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
                 )
             )
         await super().run_operation(operation)
-
-
-class FanOutRouter(GraphQLRouter[Any, Any]):
-    """The GraphQL router with the fan-out's graphql-transport-ws handler."""
-
-    graphql_transport_ws_handler_class = FanOutWSHandler
 
 
 class Ending(Enum):

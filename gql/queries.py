@@ -13,6 +13,7 @@ from tortoise.expressions import Q
 
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
+from gql.loaders import prefetch
 from gql.types import (
     Document,
     Page,
@@ -56,7 +57,10 @@ class Query:
     @strawberry.field(description="One upload by id; null if unknown")
     async def upload(self, info: Info[Context, None], id: strawberry.ID) -> Upload | None:
         row = await m.Upload.get_or_none(id=parse_id(id))
-        return Upload.from_model(row, info.context) if row else None
+        if row is None:
+            return None
+        await prefetch(info, row)
+        return Upload.from_model(row, info.context)
 
     @strawberry.field(description="Uploads, newest first, cursor-paginated")
     async def uploads(

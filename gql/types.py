@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import strawberry
@@ -17,6 +19,21 @@ strawberry.enum(m.Status, name="Status")
 strawberry.enum(m.EventKind, name="EventKind")
 strawberry.enum(m.ErrorCode, name="ErrorCode")
 Status = m.Status
+R = TypeVar("R")
+T = TypeVar("T")
+
+
+def loaded(value: Awaitable[R], convert: Callable[[R], T]) -> T:
+    """The converted value of a DataLoader load: at once when it is already loaded (primed
+    by prefetch), else an awaitable that graphql-core awaits. Plain values spare graphql-core
+    its awaitable path for the field and every item below it."""
+    if isinstance(value, asyncio.Future) and value.done():
+        return convert(value.result())
+
+    async def later() -> T:
+        return convert(await value)
+
+    return cast(T, later())
 
 
 def _error_code(value: str | None) -> m.ErrorCode | None:
@@ -102,9 +119,12 @@ class Document:
     attempts: int
 
     @strawberry.field(description="Rendered pages, in page order")
-    async def pages(self, info: Info[Context, None]) -> list[Page]:
-        rows = await info.context.loaders.pages_by_document.load(UUID(self.id))
-        return [Page.from_model(row, info.context) for row in rows]
+    def pages(self, info: Info[Context, None]) -> list[Page]:
+        ctx = info.context
+        return loaded(
+            ctx.loaders.pages_by_document.load(UUID(self.id)),
+            lambda rows: [Page.from_model(row, ctx) for row in rows],
+        )
 
     @classmethod
     def from_model(cls, row: m.Document, ctx: Context) -> Document:
@@ -151,14 +171,19 @@ class Upload:
     )
 
     @strawberry.field(description="Documents in upload order")
-    async def documents(self, info: Info[Context, None]) -> list[Document]:
-        rows = await info.context.loaders.documents_by_upload.load(UUID(self.id))
-        return [Document.from_model(row, info.context) for row in rows]
+    def documents(self, info: Info[Context, None]) -> list[Document]:
+        ctx = info.context
+        return loaded(
+            ctx.loaders.documents_by_upload.load(UUID(self.id)),
+            lambda rows: [Document.from_model(row, ctx) for row in rows],
+        )
 
     @strawberry.field(description="Pages rendered so far, over all documents")
-    async def page_count(self, info: Info[Context, None]) -> int:
-        rows = await info.context.loaders.documents_by_upload.load(UUID(self.id))
-        return sum(row.page_count or 0 for row in rows)
+    def page_count(self, info: Info[Context, None]) -> int:
+        return loaded(
+            info.context.loaders.documents_by_upload.load(UUID(self.id)),
+            lambda rows: sum(row.page_count or 0 for row in rows),
+        )
 
     @classmethod
     def from_model(cls, row: m.Upload, ctx: Context) -> Upload:

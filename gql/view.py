@@ -1,0 +1,43 @@
+"""The GraphQL endpoint at /graphql: strawberry's ASGI view, routed by the FastAPI app.
+
+Not strawberry's GraphQLRouter: FastAPI resolves its six dependencies on every request,
+which cost the status query ~15% of its requests/s (make bench). As plain routes the view
+still runs inside the app, behind the same middleware (RequestGuard) and lifespan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import strawberry
+from starlette.requests import HTTPConnection
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+from strawberry.asgi import GraphQL
+
+from gql.context import Context
+from gql.fanout import FanOutWSHandler
+
+
+class GraphQLView(GraphQL[Context, None]):
+    """strawberry's ASGI GraphQL view with pagemill's context and fan-out handler."""
+
+    graphql_transport_ws_handler_class = FanOutWSHandler
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        *,
+        context_getter: Callable[[HTTPConnection], Awaitable[Context]],
+        **options: Any,
+    ) -> None:
+        super().__init__(schema, **options)
+        self._context_getter = context_getter
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return await self._context_getter(request)
+
+
+def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:
+    """HTTP (GET for GraphiQL and queries, POST) and WebSocket routes to the view."""
+    return [Route(path, view, methods=["GET", "POST"]), WebSocketRoute(path, view)]
