@@ -47,6 +47,13 @@ class ApiResult:
     tool: str
     pages: int
 
+    def share(self) -> float:
+        """Median over rounds of GraphQL's requests/s as a share of the bare endpoint's, each
+        round's two runs back to back (a slow spell of the machine hits both)."""
+        graphql = [r.requests_per_second for r in self.rounds if r.endpoint == "graphql"]
+        bare = [r.requests_per_second for r in self.rounds if r.endpoint == "bare"]
+        return median([g / b for g, b in zip(graphql, bare, strict=True) if b])
+
     def summary(self, endpoint: str) -> tuple[float, float, float]:
         """Median requests/s, p50 and p99 of an endpoint's rounds."""
         mine = [r for r in self.rounds if r.endpoint == endpoint]

@@ -45,15 +45,18 @@ async def run_batch(cluster: Cluster, paths: list[Path], processes: int) -> Batc
 
 
 async def throughput(
-    cluster: Cluster, paths: list[Path], log: Callable[[str], None]
-) -> list[BatchResult]:
-    """The batch with 1 worker process, then with 2."""
-    results = []
-    for processes in (1, 2):
-        result = await run_batch(cluster, paths, processes)
-        log(
-            f"  {result.documents} images, {processes} worker process(es): {result.seconds:.1f}s"
-            f" = {result.docs_per_second:.2f} docs/s ({result.completed} completed)"
-        )
-        results.append(result)
+    cluster: Cluster, paths: list[Path], log: Callable[[str], None], rounds: int = 3
+) -> dict[int, list[BatchResult]]:
+    """The batch with 1 worker process and with 2, `rounds` times each, the order of the two
+    alternating from round to round so that drift on a shared machine hits both alike."""
+    results: dict[int, list[BatchResult]] = {1: [], 2: []}
+    for round_no in range(rounds):
+        for processes in (1, 2) if round_no % 2 == 0 else (2, 1):
+            result = await run_batch(cluster, paths, processes)
+            log(
+                f"  {result.documents} images, {processes} worker process(es):"
+                f" {result.seconds:.1f}s = {result.docs_per_second:.2f} docs/s"
+                f" ({result.completed} completed)"
+            )
+            results[processes].append(result)
     return results
