@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )
-    app.router.routes.extend(graphql_routes(graphql))
+    # First: every request is matched against the routes in order, and most are GraphQL.
+    app.router.routes[0:0] = graphql_routes(graphql)
     app.include_router(build_router(settings, storage))
     app.include_router(rest.build_router(settings, storage))
     problems.install(app)

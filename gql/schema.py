@@ -7,21 +7,13 @@ from pathlib import Path
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import NoSchemaIntrospectionCustomRule
 from starlette.datastructures import UploadFile
-from strawberry.extensions import (
-    AddValidationRules,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    SchemaExtension,
-    ValidationCache,
-)
+from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from gql.errors import MaskUnexpectedErrors, count_rejection, is_expected, rejection_code
 from gql.mutations import Mutation
+from gql.prepared import prepared_documents
 from gql.queries import Query
 from gql.subscriptions import Subscription
 from settings import Settings, get_settings
@@ -36,32 +28,11 @@ File = strawberry.scalar(
     parse_value=lambda v: v,
 )
 
-MAX_DEPTH = 10
-MAX_TOKENS = 4000
-MAX_ALIASES = 30
-
-
-# The limiters' rule classes, made once: each limiter builds a new class when constructed,
-# which would key every operation's validation differently and defeat ValidationCache.
-LIMIT_RULES = [
-    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-]
-
 
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Abuse limits run before execution; caches make repeated operations cheap."""
     # Factories, not instances: each operation gets fresh extension state (strawberry #4369).
-    chosen: list[Callable[[], SchemaExtension]] = [
-        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: AddValidationRules(LIMIT_RULES),
-        lambda: ParserCache(maxsize=256),
-        lambda: ValidationCache(maxsize=256),
-        MaskUnexpectedErrors,
-    ]
-    if not settings.introspection:
-        chosen.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
-    return chosen
+    return [prepared_documents(settings.introspection), MaskUnexpectedErrors]
 
 
 class Schema(strawberry.Schema):
