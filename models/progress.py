@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from tortoise.exceptions import DoesNotExist
 from tortoise.expressions import F
 from tortoise.functions import Count
 
@@ -25,20 +26,41 @@ async def append_event(upload_id: UUID, kind: EventKind, **fields: Any) -> dict[
     unknown = set(fields) - set(EVENT_FIELDS) - {"upload_status"}
     if unknown:
         raise TypeError(f"unknown event fields: {sorted(unknown)}")
-    # The UPDATE takes the row lock until commit, so concurrent writers are serialised and the
-    # re-read sees this transaction's own number (PostgreSQL and SQLite alike).
-    await Upload.filter(id=upload_id).update(sequence=F("sequence") + 1)
-    upload = await Upload.get(id=upload_id).only("id", "sequence", "status")
+    sequence, status = await _next_sequence(upload_id)
     payload: dict[str, Any] = {
-        "sequence": upload.sequence,
+        "sequence": sequence,
         "kind": kind.value,
         "upload_id": str(upload_id),
-        "upload_status": upload.status.value,
+        "upload_status": status,
         **dict.fromkeys(EVENT_FIELDS),
     }
     payload.update(fields)
-    await Event.create(upload_id=upload_id, sequence=upload.sequence, kind=kind, payload=payload)
+    await Event.create(upload_id=upload_id, sequence=sequence, kind=kind, payload=payload)
     return payload
+
+
+# One round trip for the number and the upload's status. The UPDATE takes the row lock
+# until commit, so concurrent writers are serialised (PostgreSQL and SQLite alike).
+NEXT_SEQUENCE = {
+    "postgres": 'UPDATE "upload" SET "sequence" = "sequence" + 1 WHERE "id" = $1'
+    ' RETURNING "sequence", "status"',
+    "sqlite": 'UPDATE "upload" SET "sequence" = "sequence" + 1 WHERE "id" = ?'
+    ' RETURNING "sequence", "status"',
+}
+
+
+async def _next_sequence(upload_id: UUID) -> tuple[int, str]:
+    db = Upload._meta.db  # the transaction's connection inside in_transaction()
+    sql = NEXT_SEQUENCE.get(db.capabilities.dialect)
+    if sql is None:  # another dialect: two statements
+        await Upload.filter(id=upload_id).update(sequence=F("sequence") + 1)
+        upload = await Upload.get(id=upload_id).only("id", "sequence", "status")
+        return upload.sequence, upload.status.value
+    key = upload_id if db.capabilities.dialect == "postgres" else str(upload_id)
+    rows = await db.execute_query_dict(sql, [key])
+    if not rows:
+        raise DoesNotExist(f"no upload {upload_id}")
+    return int(rows[0]["sequence"]), str(rows[0]["status"])
 
 
 async def head(upload_id: UUID) -> int | None:

@@ -121,7 +121,8 @@ async def process_document(document_id: UUID, settings: Settings) -> None:
         )
         logger.info("processing paused: document %s stays pending", document_id)
         return
-    if await dedupe.wait_for_source(document_id, settings, kick):
+    plan = await dedupe.wait_for_source(document_id, settings, kick)
+    if plan.deferred:
         return
     owner = f"{WORKER_ID}:{uuid.uuid4().hex[:8]}"
     doc, events = await pipeline.start_document(document_id, owner, settings)
@@ -138,7 +139,7 @@ async def process_document(document_id: UUID, settings: Settings) -> None:
     await publish(upload_id, events)
     logger.info("converting upload=%s document=%s attempt=%d", upload_id, doc.id, doc.attempts)
     try:
-        finish = await _run(doc, owner, settings)
+        finish = await _run(doc, owner, settings, identical=plan.identical)
     except asyncio.CancelledError:
         # This worker is stopping: hand the document back without counting the attempt.
         await asyncio.shield(_give_back(document_id, owner))
@@ -179,10 +180,14 @@ async def finish_upload(upload_id: UUID) -> None:
         await archive_upload.kiq(str(upload_id))
 
 
-async def _run(doc: Document, owner: str, settings: Settings) -> pipeline.Finish | None:
-    handled, reused = await dedupe.reuse(doc, owner, settings, publish)
-    if handled:
-        return reused
+async def _run(
+    doc: Document, owner: str, settings: Settings, *, identical: bool
+) -> pipeline.Finish | None:
+    await dedupe.claim_fingerprint(doc, settings)
+    if identical:  # else no identical content was there to link when it was dequeued
+        handled, reused = await dedupe.reuse(doc, owner, settings, publish)
+        if handled:
+            return reused
     storage = LocalStorage(settings.storage_dir)
     upload_id = pipeline.upload_id_of(doc)
     source = _original(storage, doc.original_path)
@@ -214,8 +219,10 @@ async def _supervised(
     storage: LocalStorage,
 ) -> pipeline.Finish | None:
     lost = asyncio.Event()
+    counted: list[int] = []
 
     async def on_count(count: int) -> None:
+        counted.append(count)
         await pipeline.set_page_count(document_id, owner, count)
 
     async def on_page(page: PageResult) -> None:
@@ -224,6 +231,8 @@ async def _supervised(
                 document_id,
                 owner,
                 settings,
+                upload_id=upload_id,
+                page_count=counted[-1] if counted else None,
                 number=page.number,
                 width=page.width,
                 height=page.height,

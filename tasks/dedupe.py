@@ -7,6 +7,7 @@ import logging
 import os
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,19 +42,9 @@ def _same_content(doc: Document, settings: Settings) -> Q:
     return Q(sha256=doc.sha256, settings_fingerprint=fingerprint(settings)) & ~Q(id=doc.id)
 
 
-async def earlier_running(doc: Document, settings: Settings) -> Document | None:
-    """An identical document queued or converting before this one, which this one waits for."""
-    if doc.settings_fingerprint is None or not doc.sha256:
-        return None
+def _earlier(doc: Document) -> Q:
     # (created_at, id) orders documents totally, so of two identical ones exactly one waits.
-    earlier = Q(created_at__lt=doc.created_at) | Q(created_at=doc.created_at, id__lt=doc.id)
-    return (
-        await Document.filter(
-            _same_content(doc, settings), earlier, status__in=(Status.PENDING, Status.IN_PROGRESS)
-        )
-        .order_by("created_at", "id")
-        .first()
-    )
+    return Q(created_at__lt=doc.created_at) | Q(created_at=doc.created_at, id__lt=doc.id)
 
 
 async def completed_source(doc: Document, settings: Settings) -> Document | None:
@@ -70,16 +61,40 @@ async def completed_source(doc: Document, settings: Settings) -> Document | None
     )
 
 
-async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> bool:
-    """Defer a PENDING document while an identical earlier one converts; True if deferred."""
+@dataclass(frozen=True)
+class Plan:
+    """What dedupe says of a dequeued document: wait for `source`, an identical one still
+    converting (deferred), or go on, linking an identical completed one's pages if there
+    may be one (identical)."""
+
+    deferred: bool
+    identical: bool
+    source: UUID | None = None
+
+
+async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> Plan:
+    """Defer a PENDING document while an identical earlier one converts."""
     doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
-    if doc is None or await completed_source(doc, settings) is not None:
+    if doc is None or doc.settings_fingerprint is None or not doc.sha256:
+        return Plan(deferred=False, identical=doc is not None)
+    since = pipeline.now() - timedelta(seconds=settings.dedupe_window)
+    # One query for both questions: most documents have no identical content at all.
+    candidates = (
+        await Document.filter(_same_content(doc, settings))
+        .filter(
+            Q(status=Status.COMPLETED, finished_at__gte=since)
+            | (Q(status__in=(Status.PENDING, Status.IN_PROGRESS)) & _earlier(doc))
+        )
+        .order_by("created_at", "id")
+        .only("id", "status")
+    )
+    if not candidates:
+        return Plan(deferred=False, identical=False)
+    if any(c.status == Status.COMPLETED for c in candidates):
         # Once one identical document is done, the others link its pages right away
         # instead of queueing behind each other.
-        return False
-    source = await earlier_running(doc, settings)
-    if source is None:
-        return False
+        return Plan(deferred=False, identical=True)
+    source = candidates[0]
     from tasks.convert import pending_grace  # at call time: tasks.convert imports this module
 
     # Left PENDING and queued again shortly from here; the sweeper only steps in after the
@@ -91,7 +106,7 @@ async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> 
     task = asyncio.create_task(_kick_later(document_id, kick))
     _waiting.add(task)
     task.add_done_callback(_waiting.discard)
-    return True
+    return Plan(deferred=True, identical=True, source=UUID(str(source.id)))
 
 
 async def _kick_later(document_id: UUID, kick: Kick) -> None:
@@ -102,6 +117,15 @@ async def _kick_later(document_id: UUID, kick: Kick) -> None:
         logger.warning("re-queueing waiting document %s failed", document_id, exc_info=True)
 
 
+async def claim_fingerprint(doc: Document, settings: Settings) -> None:
+    """A started document's pages are made with this worker's settings: they are what later
+    matches compare with."""
+    mine = fingerprint(settings)
+    if doc.settings_fingerprint is not None and doc.settings_fingerprint != mine:
+        await Document.filter(id=doc.id).update(settings_fingerprint=mine)
+        doc.settings_fingerprint = mine
+
+
 async def reuse(
     doc: Document, owner: str, settings: Settings, publish: Publish
 ) -> tuple[bool, pipeline.Finish | None]:
@@ -110,11 +134,6 @@ async def reuse(
     Returns (handled, finish): handled False means convert as usual; a None finish means the
     document stopped being ours (cancelled) while its pages were being linked.
     """
-    mine = fingerprint(settings)
-    if doc.settings_fingerprint is not None and doc.settings_fingerprint != mine:
-        # This worker's settings make the pages: they are what later matches compare with.
-        await Document.filter(id=doc.id).update(settings_fingerprint=mine)
-        doc.settings_fingerprint = mine
     source = await completed_source(doc, settings)
     if source is None:
         return False, None
@@ -157,6 +176,8 @@ async def _link_pages(
                 doc.id,
                 owner,
                 settings,
+                upload_id=upload_id,
+                page_count=len(pages),
                 number=page.number,
                 width=page.width,
                 height=page.height,

@@ -118,13 +118,16 @@ async def record_page(
     owner: str,
     settings: Settings,
     *,
+    upload_id: UUID,
+    page_count: int | None,
     number: int,
     width: int,
     height: int,
     path: str,
     size_bytes: int,
 ) -> Events:
-    """Store a finished page and its PAGE_DONE event; raises LeaseLost if no longer ours."""
+    """Store a finished page and its PAGE_DONE event; raises LeaseLost if no longer ours.
+    The caller, which holds the lease, says the document's upload and page count."""
     async with in_transaction():
         # The conditional update locks the row, so a concurrent cancel waits for this commit.
         held = await Document.filter(
@@ -142,14 +145,13 @@ async def record_page(
             path=path,
             size_bytes=size_bytes,
         )
-        doc = await Document.get(id=document_id).only("id", "upload_id", "page_count")
         event = await append_event(
-            upload_id_of(doc),
+            upload_id,
             EventKind.PAGE_DONE,
             document_id=str(document_id),
             document_status=Status.IN_PROGRESS.value,
             pages_done=await document_progress(document_id),
-            page_count=doc.page_count,
+            page_count=page_count,
             page={
                 "id": str(page.id),
                 "number": number,

@@ -81,9 +81,9 @@ async def test_later_identical_document_waits_for_the_earlier_one(db: str, tmp_p
     second = await stored_document(pdf, settings)
     kicks = Kicks()
 
-    assert not await dedupe.wait_for_source(first.id, settings, kicks)
-    assert await dedupe.wait_for_source(second.id, settings, kicks)
-    assert (await dedupe.earlier_running(second, settings)) == first
+    assert not (await dedupe.wait_for_source(first.id, settings, kicks)).deferred
+    plan = await dedupe.wait_for_source(second.id, settings, kicks)
+    assert (plan.deferred, plan.source) == (True, first.id)
     await _until(lambda: bool(kicks.ids))
     assert kicks.ids == [second.id]
     assert (await Document.get(id=second.id)).status == Status.PENDING
@@ -108,7 +108,7 @@ async def test_duplicate_converts_once_and_links_the_pages(db: str, tmp_path: Pa
     kicks = Kicks()
 
     # The duplicate comes first while the source is still queued: it waits, untouched.
-    assert await dedupe.wait_for_source(duplicate.id, settings, kicks)
+    assert (await dedupe.wait_for_source(duplicate.id, settings, kicks)).deferred
     await process_document(source.id, settings)
     await process_document(duplicate.id, settings)
 
@@ -162,7 +162,7 @@ async def test_documents_without_fingerprint_are_never_deduplicated(
     source = await stored_document(pdf, settings)
     await process_document(source.id, settings)
     legacy = await stored_document(pdf, settings, settings_fingerprint=None)
-    assert await dedupe.earlier_running(legacy, settings) is None
+    assert not (await dedupe.wait_for_source(legacy.id, settings, Kicks())).deferred
     assert await dedupe.completed_source(legacy, settings) is None
 
 
@@ -186,11 +186,12 @@ async def test_once_one_copy_is_done_the_others_stop_waiting(db: str, tmp_path: 
     pdf = make_pdf(tmp_path / "three.pdf", 1)
     source, second, third = [await stored_document(pdf, settings) for _ in range(3)]
     kicks = Kicks()
-    assert await dedupe.wait_for_source(third.id, settings, kicks)
+    assert (await dedupe.wait_for_source(third.id, settings, kicks)).deferred
     await process_document(source.id, settings)
 
     # The second copy is still queued, yet the third need not wait for it.
-    assert not await dedupe.wait_for_source(third.id, settings, kicks)
+    plan = await dedupe.wait_for_source(third.id, settings, kicks)
+    assert (plan.deferred, plan.identical) == (False, True)
     await process_document(third.id, settings)
     await process_document(second.id, settings)
     assert (await Document.get(id=third.id)).deduplicated_from == source.id
