@@ -211,3 +211,9 @@ async def test_urls_use_the_public_url_when_set(db: str) -> None:
         created = await create(c, [("a.png", png())])
     url = created["documents"][0]["original"]["url"]
     assert url == f"https://pages.example.com/files/{created['documents'][0]['original']['path']}"
+
+
+async def test_graphiql_is_served_to_browsers_at_graphql(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    assert "graphiql" in page.text.lower()
