@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     lease_seconds: float = 30.0
     sweep_interval: float = 10.0
     drain_seconds: float = 30.0  # on SIGTERM, running conversions get this long to finish
-    recycle_after: int = 200  # a worker process is replaced after this many conversions
+    recycle_after: int = 2000  # a worker process is replaced after this many task messages
     subscription_max_seconds: float = 3600.0
 
     @property

@@ -175,9 +175,8 @@ async def test_thousand_entry_zip_and_pdfs_convert_end_to_end_embedded(
 
 
 async def _convert_thousand_entry_zip(cluster: Cluster, mode: str, tmp_path: Path) -> None:
-    # Each conversion is a child process of its own (~0.5 s even for 8x8 pixels), so a
-    # thousand distinct images take minutes on two cores; repeated content keeps this test
-    # short and runs dedupe at scale: one conversion per distinct image, the rest linked.
+    # Repeated content runs dedupe at scale: one conversion per distinct image, the rest
+    # linked (each waiting copy is queued again until its source is done).
     contents = [tiny_image(n + 5000)[1] for n in range(DISTINCT)]
     entries = [
         (f"img/{n:04d}.{'jpg' if n % 2 else 'png'}", contents[n % DISTINCT]) for n in range(BATCH)
