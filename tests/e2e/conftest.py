@@ -61,6 +61,26 @@ def distributed(
         yield cluster
 
 
+@pytest.fixture(scope="session")
+async def office_pg_url() -> AsyncIterator[str]:
+    """The office cluster's own database."""
+    async with _database(f"pagemill_office_{RUN_ID}") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def office_cluster(
+    office_pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    """API + two `pagemill worker` processes; pages at 50 dpi, so that LibreOffice and the
+    pipeline around it, not page rendering, are what the batch exercises."""
+    root = tmp_path_factory.mktemp("office")
+    with _redis_cluster(
+        root, REDIS_TEST_URL, office_pg_url, "office", workers=2, PAGEMILL_MAX_DENSITY="50"
+    ) as cluster:
+        yield cluster
+
+
 def _prefix(name: str) -> str:
     return f"{os.environ['PAGEMILL_REDIS_PREFIX']}-{name}-{secrets.token_hex(3)}"
 

@@ -10,17 +10,13 @@ import struct
 import tempfile
 import time
 import zipfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pikepdf
 import psutil
-import pytest
 
-from tests.conftest import REDIS_TEST_URL, RUN_ID
-from tests.e2e.conftest import _database, _redis_cluster
 from tests.e2e.harness import Cluster
 from tests.fixtures.office import is_landscape, letter_count, letters_zip
 from tests.gql.support import data
@@ -30,26 +26,6 @@ DOCUMENTS = 200
 POLL_SECONDS = 2.0
 SIZES = """query($id: ID!) { upload(id: $id) { documents {
   pdf { sizeBytes } pages { number sizeBytes } } } }"""
-
-
-@pytest.fixture(scope="module")
-async def office_pg_url() -> AsyncIterator[str]:
-    """The office cluster's own database."""
-    async with _database(f"pagemill_office_{RUN_ID}") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def office_cluster(
-    office_pg_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Cluster]:
-    """API + two `pagemill worker` processes; pages at 50 dpi, so that LibreOffice and the
-    pipeline around it, not page rendering, are what the batch exercises."""
-    root = tmp_path_factory.mktemp("office")
-    with _redis_cluster(
-        root, REDIS_TEST_URL, office_pg_url, "office", workers=2, PAGEMILL_MAX_DENSITY="50"
-    ) as cluster:
-        yield cluster
 
 
 async def _wait_job(client: httpx.AsyncClient, job_id: str, timeout: float) -> dict[str, Any]:
