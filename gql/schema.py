@@ -12,6 +12,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
 from gql.errors import MaskUnexpectedErrors, count_rejection, is_expected, rejection_code
+from gql.execution import PlainLeafExecutor
 from gql.mutations import Mutation
 from gql.prepared import prepared_documents
 from gql.queries import Query
@@ -56,6 +57,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         scalar_overrides={UploadFile: File},
         extensions=extensions(settings or get_settings()),
+        execution_context_class=PlainLeafExecutor,
     )
 
 
