@@ -159,12 +159,14 @@ def markdown(results: dict[str, Any]) -> str:
     if subs:
         lines += [
             "",
-            "| subscribers | PAGE_DONE events | deliveries | missing | p50 ms | p99 ms |",
-            "|---|---|---|---|---|---|",
+            "| subscribers | PAGE_DONE events | deliveries per run | missing | p50 ms | p99 ms"
+            " | p99 ms per run |",
+            "|---|---|---|---|---|---|---|",
         ]
+        runs = ", ".join(_fmt(r["p99_ms"], 1) for r in subs.get("runs", []))
         lines.append(
             f"| {subs['subscribers']} | {subs['events']} | {subs['deliveries']} | {subs['missing']}"
-            f" | {_fmt(subs['p50_ms'], 1)} | {_fmt(subs['p99_ms'], 1)} |"
+            f" | {_fmt(subs['p50_ms'], 1)} | {_fmt(subs['p99_ms'], 1)} | {runs or '-'} |"
         )
     for error in results.get("errors", []):
         lines += ["", f"failed: {error}"]
