@@ -7,17 +7,32 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
 import pytest
 
 from settings import Settings
+from tasks import control
 from tasks.children import close_pool, get_pool
 from tasks.engine import ConversionError, PageResult, _raise_gs_failure
 from tasks.runner import ConversionJob, ConversionOutcome, limits_from_settings, run_conversion
 
 DEADLINE = 30.0
+
+
+@pytest.fixture(autouse=True, scope="module")
+async def nothing_else_converts(db: str) -> AsyncIterator[None]:
+    """The session's embedded app converts what earlier tests left pending, with this same
+    pool: processing is paused here, so the pool's children are these tests' alone."""
+    await control.set_paused(True)
+    deadline = time.monotonic() + 120
+    while get_pool().busy:
+        assert time.monotonic() < deadline, "conversions of earlier tests did not finish"
+        await asyncio.sleep(0.05)
+    yield
+    await control.set_paused(False)
 
 
 class Recorder:
