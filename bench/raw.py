@@ -30,7 +30,7 @@ MAX_DENSITY = 300.0
 SCREEN_FACTOR = 1.5
 # A raw tool's first run is stopped past this multiple of the fastest run seen on the input
 # (its later runs, if it is still a contender, are never stopped).
-STOP_FACTOR = 2.0
+STOP_FACTOR = 1.5
 MIN_STOP_SECONDS = 10.0
 # Debian's policy forbids ImageMagick's PDF coder; a policy under $HOME (read last) lifts it
 # for the benchmark's own `convert` runs without touching the system file.
