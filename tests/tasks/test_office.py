@@ -33,6 +33,7 @@ from tasks.convert import run_job
 from tasks.engine import PageResult
 from tasks.office_pool import OfficePool
 from tasks.runner import ConversionJob, ConversionOutcome
+from tests.gql.support import wait_for
 
 
 def _multi_section(path: Path) -> None:
@@ -411,6 +412,11 @@ def _dead(pid: int) -> bool:
         return True
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 async def _wait_gone(pids: list[int], timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not all(_dead(pid) for pid in pids):
@@ -454,8 +460,14 @@ async def test_killed_libreoffice_gives_a_retriable_failure_and_the_next_documen
     await convert(docs["image.docx"], tmp_path / "warm", fresh)
     victim = server.pid
     assert victim is not None
+    soffice = psutil.Process(victim)
+    idle_cpu = _cpu_seconds(soffice)
     running = asyncio.create_task(convert(docs["long.docx"], tmp_path / "long", fresh))
-    await asyncio.sleep(0.5)  # the long document takes LibreOffice seconds
+
+    async def at_work() -> bool:
+        return _cpu_seconds(soffice) > idle_cpu + 0.2
+
+    await wait_for(at_work, "LibreOffice to work on the long document", 30)
     assert not running.done()
     os.kill(victim, signal.SIGKILL)
     outcome, pages = await running

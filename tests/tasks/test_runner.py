@@ -18,6 +18,7 @@ from tasks import control
 from tasks.children import close_pool, get_pool
 from tasks.engine import ConversionError, PageResult, _raise_gs_failure
 from tasks.runner import ConversionJob, ConversionOutcome, limits_from_settings, run_conversion
+from tests.gql.support import wait_for
 
 DEADLINE = 30.0
 
@@ -27,10 +28,11 @@ async def nothing_else_converts(db: str) -> AsyncIterator[None]:
     """The session's embedded app converts what earlier tests left pending, with this same
     pool: processing is paused here, so the pool's children are these tests' alone."""
     await control.set_paused(True)
-    deadline = time.monotonic() + 120
-    while get_pool().busy:
-        assert time.monotonic() < deadline, "conversions of earlier tests did not finish"
-        await asyncio.sleep(0.05)
+
+    async def idle() -> bool:
+        return not get_pool().busy
+
+    await wait_for(idle, "the conversions of earlier tests to finish")
     yield
     await control.set_paused(False)
 
