@@ -220,13 +220,16 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def many_page_pdf(path: Path, pages: int, size: tuple[int, int] = (612, 792)) -> Path:
-    """A PDF of `pages` Letter pages with some drawing on each, written with Pillow."""
+    """A PDF of `pages` Letter pages with some drawing on each, written with Pillow; each call
+    draws its own colours, so dedupe never links two calls' files (tests that want a
+    duplicate upload one file twice)."""
+    salt = secrets.randbelow(256)
     images = []
     for n in range(pages):
         page = Image.new("RGB", size, "white")
         draw = ImageDraw.Draw(page)
         for i in range(0, size[1], 12):
-            draw.line((0, i, size[0], (i * 7 + n) % size[1]), fill=(i % 255, n * 9 % 255, 90))
+            draw.line((0, i, size[0], (i * 7 + n) % size[1]), fill=(i % 255, n * 9 % 255, salt))
         images.append(page)
     images[0].save(path, save_all=True, append_images=images[1:], resolution=72.0)
     return path

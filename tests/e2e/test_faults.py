@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import secrets
 import signal
 import struct
 import subprocess
@@ -148,11 +149,13 @@ def which_worker(cluster: Cluster, lease_owner: str) -> subprocess.Popen[bytes]:
 
 
 def small_images(root: Path, count: int) -> list[Path]:
-    """Small distinct PNGs (distinct bytes: dedupe must not merge them)."""
+    """Small distinct PNGs (distinct bytes, and new ones each call: dedupe must not merge them
+    with each other or with another test's)."""
+    salt = secrets.randbelow(256)
     paths = []
     for n in range(count):
         path = root / f"small-{n:02d}.png"
-        Image.new("RGB", (320 + n, 240), (n * 12 % 256, 80, 160)).save(path)
+        Image.new("RGB", (320 + n, 240), (n * 12 % 256, salt, 160)).save(path)
         paths.append(path)
     return paths
 
