@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError
 from prometheus_client import Counter
 from strawberry.extensions import MaskErrors
 
@@ -19,14 +18,13 @@ CSRF_BLOCKED = "CSRF_BLOCKED"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
-# Codes of the refusals made by graphql-core and the abuse limits, which carry none.
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+# Codes of the refusals made by graphql-core and the abuse limits, which carry none: the
+# conventional ones (Apollo Server's), one code for every complexity limit.
+GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
 REJECTIONS = Counter("pagemill_rejections", "Requests or operations refused, by code", ["code"])
-_LIMIT_MESSAGES = re.compile(
-    r"exceeds maximum operation depth|aliases found\. Allowed|more than \d+ tokens"
-)
 
 
 class ApiError(Exception):
@@ -67,16 +65,35 @@ def count_rejection(code: str) -> None:
     REJECTIONS.labels(code=code).inc()
 
 
+def code_of(error: GraphQLError) -> str | None:
+    """The code an error carries in `extensions.code`, if any."""
+    code = (error.extensions or {}).get("code")
+    return code if isinstance(code, str) else None
+
+
+def with_code(error: GraphQLError, code: str) -> GraphQLError:
+    """The error, carrying `code` in its extensions unless it already has one."""
+    if code_of(error) is None:
+        error.extensions = {**(error.extensions or {}), "code": code}
+    return error
+
+
 def rejection_code(error: GraphQLError) -> str | None:
-    """The code an expected GraphQL error is counted under; None for unexpected ones."""
+    """The code an expected GraphQL error is sent and counted under (None for unexpected
+    ones), set in its extensions if it had none."""
     if not is_expected(error):
         return None
-    code = (error.extensions or {}).get("code")
-    if isinstance(code, str):
-        return code
-    if _LIMIT_MESSAGES.search(error.message):
-        return QUERY_TOO_COMPLEX
-    return GRAPHQL_VALIDATION_FAILED
+    return code_of(with_code(error, _untyped_code(error)))
+
+
+def _untyped_code(error: GraphQLError) -> str:
+    if isinstance(error, GraphQLSyntaxError):
+        # graphql-core's own parser limits (tokens, nesting) end so; nothing else marks them.
+        limit = error.message.endswith("Parsing aborted.")
+        return QUERY_TOO_COMPLEX if limit else GRAPHQL_PARSE_FAILED
+    # Validation errors are typed by the rules that made them (gql.prepared): what is left
+    # is graphql-core refusing the variables.
+    return BAD_USER_INPUT
 
 
 def is_expected(error: GraphQLError) -> bool:

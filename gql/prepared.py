@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, parse, validate
+from graphql import DocumentNode, GraphQLError, GraphQLSyntaxError, parse, validate
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
+
+from gql.errors import GRAPHQL_VALIDATION_FAILED, QUERY_TOO_COMPLEX, with_code
 
 MAX_DEPTH = 10
 MAX_TOKENS = 4000
@@ -40,22 +42,32 @@ def prepared_documents(introspection: bool) -> Callable[[], SchemaExtension]:
     extra = () if introspection else (NoSchemaIntrospectionCustomRule,)
 
     @lru_cache(maxsize=CACHED_QUERIES)
-    def errors(
-        schema: Any, query: str, rules: tuple[type[ASTValidationRule], ...]
-    ) -> list[GraphQLError]:
-        return validate(schema, parsed(query), rules)
+    def errors(schema: Any, query: str, rules: Rules) -> list[GraphQLError]:
+        # Two passes (once per distinct query): which rule refused is the error's code.
+        document = parsed(query)
+        invalid = validate(schema, document, rules)
+        limited = validate(schema, document, LIMIT_RULES)
+        return [
+            *(with_code(e, QUERY_TOO_COMPLEX) for e in limited),
+            *(with_code(e, GRAPHQL_VALIDATION_FAILED) for e in invalid),
+        ]
 
     class PreparedDocuments(SchemaExtension):
         def on_parse(self) -> Iterator[None]:
             context = self.execution_context
-            context.graphql_document = parsed(context.query or "")
+            try:
+                context.graphql_document = parsed(context.query or "")
+            except GraphQLSyntaxError:
+                # Strawberry parses again and reports the error: raised from this hook it
+                # would break a subscription's stream instead of answering it.
+                context.parse_options["max_tokens"] = MAX_TOKENS
             yield
 
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
             rules: Sequence[type[ASTValidationRule]] = context.validation_rules
             context.pre_execution_errors = errors(
-                context.schema._schema, context.query or "", (*rules, *LIMIT_RULES, *extra)
+                context.schema._schema, context.query or "", (*rules, *extra)
             )
             yield
 

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
+from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import HTTPConnection
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
@@ -19,10 +20,22 @@ from gql.context import Context
 from gql.fanout import FanOutWSHandler
 
 
+class TransportWSHandler(FanOutWSHandler):
+    """graphql-transport-ws answering a syntax error as the protocol's `error` message, with
+    its code, like any other refusal; strawberry closes the whole socket (4400) instead,
+    ending every other subscription the client runs on it."""
+
+    @staticmethod
+    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
+        if isinstance(error, GraphQLSyntaxError):
+            return None
+        return FanOutWSHandler._get_pre_execution_close_reason(error)
+
+
 class GraphQLView(GraphQL[Context, None]):
     """strawberry's ASGI GraphQL view with pagemill's context and fan-out handler."""
 
-    graphql_transport_ws_handler_class = FanOutWSHandler
+    graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from settings import Settings, get_settings
+from tests.gql.support import wait_for
 
 
 def make_app(**overrides: Any) -> FastAPI:
@@ -34,3 +38,30 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test", timeout=60) as c:
         yield c
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def started(instance: uvicorn.Server) -> bool:
+    """Whether uvicorn accepts connections."""
+    return instance.started
+
+
+@pytest.fixture(scope="module")
+async def server(app: Any) -> AsyncIterator[str]:
+    """uvicorn serving the app in this event loop (the session's lifespan already runs)."""
+    port = free_port()
+    config = uvicorn.Config(
+        make_app(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+    )
+    instance = uvicorn.Server(config)
+    task = asyncio.create_task(instance.serve())
+    await wait_for(lambda: started(instance), "uvicorn to start", timeout=30)
+    yield f"127.0.0.1:{port}"
+    instance.should_exit = True
+    await task

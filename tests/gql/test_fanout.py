@@ -14,9 +14,7 @@ from models.upload import Upload
 from settings import get_settings
 from tasks.events import InProcessBus, get_bus
 from tests.gql.support import data, png, wait_for
-from tests.gql.test_subscriptions import _create, _events, server, subscribe
-
-__all__ = ["server"]  # the module-scoped uvicorn fixture, shared with test_subscriptions
+from tests.gql.test_subscriptions import _create, _events, subscribe
 
 
 class Socket:

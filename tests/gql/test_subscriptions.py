@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -15,7 +13,7 @@ import uvicorn
 import websockets
 
 from gql.metrics import SUBSCRIPTIONS
-from tests.gql.conftest import make_app
+from tests.gql.conftest import free_port, make_app, started
 from tests.gql.support import PREFLIGHT, jpeg, multipart, pdf, png, wait_for
 
 EVENTS = """subscription($id: ID!, $after: Int) {
@@ -24,31 +22,6 @@ EVENTS = """subscription($id: ID!, $after: Int) {
     page { id number width height url }
   }
 }"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-async def server(app: Any) -> AsyncIterator[str]:
-    """uvicorn serving the app in this event loop (the session's lifespan already runs)."""
-    port = free_port()
-    config = uvicorn.Config(
-        make_app(), host="127.0.0.1", port=port, lifespan="off", log_level="warning"
-    )
-    instance = uvicorn.Server(config)
-    task = asyncio.create_task(instance.serve())
-    await wait_for(lambda: _started(instance), "uvicorn to start", timeout=30)
-    yield f"127.0.0.1:{port}"
-    instance.should_exit = True
-    await task
-
-
-async def _started(instance: uvicorn.Server) -> bool:
-    return instance.started
 
 
 async def subscribe(
@@ -217,7 +190,7 @@ async def test_configured_origins_may_open_websockets(app: Any) -> None:
     instance = uvicorn.Server(config)
     task = asyncio.create_task(instance.serve())
     try:
-        await wait_for(lambda: _started(instance), "uvicorn to start", timeout=30)
+        await wait_for(lambda: started(instance), "uvicorn to start", timeout=30)
         protocols = [websockets.Subprotocol("graphql-transport-ws")]
         url = f"ws://127.0.0.1:{port}/graphql"
         origin = websockets.Origin("https://console.example")
