@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from gql import problems, rest
+from gql import pages, problems, rest
 from gql.context import make_context_getter
 from gql.files import build_router
 from gql.schema import build_schema
@@ -46,7 +46,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
             logger.info("pagemill API ready, storage at %s", storage.root)
             yield
 
-    app = FastAPI(title="pagemill", lifespan=lifespan)
+    app = FastAPI(title="pagemill", lifespan=lifespan, docs_url=None, redoc_url=None)
     graphql = GraphQLView(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     app.router.routes[0:0] = graphql_routes(graphql)
     app.include_router(build_router(settings, storage))
     app.include_router(rest.build_router(settings, storage))
+    pages.install(app)
     problems.install(app)
     app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings

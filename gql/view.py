@@ -12,12 +12,14 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
 
 from gql.context import Context
 from gql.fanout import FanOutWSHandler
+from gql.pages import page
 
 
 class TransportWSHandler(FanOutWSHandler):
@@ -49,6 +51,9 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return await self._context_getter(request)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return page("graphiql.html")
 
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:
