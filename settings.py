@@ -20,7 +20,9 @@ class Settings(BaseSettings):
     # Serving
     host: str = "127.0.0.1"
     port: int = 8000
-    public_url: str = ""  # base of absolute URLs; empty: taken from each request
+    public_url: str = ""  # base of absolute URLs; empty: the request's Host, if allowed
+    # Host names a request may use when public_url is empty ("*": any, reflected in URLs)
+    allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
     storage_dir: Path = Path("scratch")
     database_url: str = ""  # empty: SQLite under storage_dir
     redis_url: str = ""  # empty: embedded default (in-memory broker, in-process events)

@@ -10,7 +10,8 @@ from starlette.requests import HTTPConnection
 from strawberry.fastapi import BaseContext
 
 from gql.loaders import Loaders
-from gql.security import bearer_token, token_roles
+from gql.principals import Principal, principal_of
+from gql.security import bearer_token
 from models.storage import LocalStorage
 from settings import Settings
 
@@ -23,11 +24,17 @@ class Context(BaseContext):
     storage: LocalStorage | None = None
     base_url: str = ""
     request_id: str = ""
-    is_admin: bool = False
+    # None until a WebSocket authenticates in connection_init (or never, for a bad token).
+    principal: Principal | None = None
     loaders: Loaders = field(default_factory=Loaders)
 
     def __post_init__(self) -> None:
         super().__init__()
+
+    @property
+    def is_admin(self) -> bool:
+        """True for admin tokens, and for everyone when tokens are off."""
+        return self.principal is not None and self.principal.admin
 
     def file_url(self, path: str) -> str:
         """Absolute download URL of a storage-relative path."""
@@ -62,13 +69,13 @@ def make_context_getter(
 
     async def get_context(connection: HTTPConnection) -> Context:
         request_id = connection.headers.get("x-request-id") or secrets.token_hex(8)
-        roles = token_roles(bearer_token(connection.headers.get("authorization")), settings)
+        token = bearer_token(connection.headers.get("authorization"))
         return Context(
             settings=settings,
             storage=storage,
             base_url=base_url_of(connection, settings),
             request_id=request_id[:64],
-            is_admin="admin" in roles or not settings.admin_tokens,
+            principal=principal_of(token, settings),
         )
 
     return get_context

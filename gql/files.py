@@ -6,6 +6,7 @@ import asyncio
 import logging
 import tempfile
 from typing import Any
+from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
@@ -14,8 +15,10 @@ from tortoise import Tortoise
 from tortoise.functions import Count
 
 from gql import metrics as metrics_module
+from gql.principals import owner_filter, sees_all
+from gql.security import request_principal
 from models.storage import LocalStorage
-from models.upload import Document, ErrorCode, Status
+from models.upload import Document, ErrorCode, Status, Upload
 from settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -42,17 +45,32 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     uploads_root = storage.root / PUBLIC_PREFIX.rstrip("/")
 
     @router.get("/files/{path:path}", include_in_schema=False)
-    async def download(path: str) -> Response:
+    async def download(request: Request, path: str) -> Response:
         # resolve() refuses "..", absolute paths and symlinks that leave the storage root;
         # only uploads/ is public (the root also holds the SQLite database and tmp/).
         target = storage.resolve(path) if path.startswith(PUBLIC_PREFIX) else None
-        if target is None or uploads_root not in target.parents:
+        if (
+            target is None
+            or uploads_root not in target.parents
+            or not await _visible(request, target.relative_to(uploads_root).parts[0])
+        ):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
         media_type = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
         headers = {"X-Content-Type-Options": "nosniff"}
         if media_type in ("application/octet-stream", "application/zip"):
             headers["Content-Disposition"] = f'attachment; filename="{target.name}"'
         return FileResponse(target, media_type=media_type, headers=headers)
+
+    async def _visible(request: Request, upload_dir: str) -> bool:
+        """Whether the caller may download the files of the upload in `upload_dir`."""
+        principal = request_principal(request, settings)
+        if sees_all(principal):
+            return True
+        try:
+            upload_id = UUID(upload_dir)
+        except ValueError:
+            return False
+        return await Upload.exists(owner_filter(principal), id=upload_id)
 
     @router.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from gql import service
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
+from gql.principals import owner_filter
 from gql.queries import parse_id
 from gql.types import Document, ProcessingState, Upload
 from models import upload as m
@@ -45,12 +46,18 @@ class Mutation:
         idempotency_key: str | None = None,
     ) -> Upload:
         ctx = info.context
-        row = await service.accept_upload(files, idempotency_key, ctx.get_storage(), ctx.settings)
+        owner = ctx.principal.owner if ctx.principal else None
+        row = await service.accept_upload(
+            files, idempotency_key, ctx.get_storage(), ctx.settings, owner
+        )
         return Upload.from_model(row, ctx)
 
     @strawberry.mutation(description="Cancel the open documents of an upload; null if unknown")
     async def cancel_upload(self, info: Info[Context, None], id: strawberry.ID) -> Upload | None:
-        row = await service.cancel_upload(parse_id(id))
+        upload_id = parse_id(id)
+        if not await m.Upload.exists(owner_filter(info.context.principal), id=upload_id):
+            return None
+        row = await service.cancel_upload(upload_id)
         return Upload.from_model(row, info.context) if row else None
 
     @strawberry.mutation(
@@ -59,7 +66,8 @@ class Mutation:
     )
     async def retry_document(self, info: Info[Context, None], id: strawberry.ID) -> Document | None:
         document_id = parse_id(id)
-        row = await m.Document.get_or_none(id=document_id)
+        mine = owner_filter(info.context.principal, "upload__")
+        row = await m.Document.get_or_none(mine, id=document_id)
         if row is None:
             return None
         if not await pipeline.retry_document(document_id):

@@ -14,6 +14,7 @@ from tortoise.expressions import Q
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
 from gql.loaders import prefetch
+from gql.principals import owner_filter
 from gql.types import (
     Document,
     Page,
@@ -56,7 +57,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
 class Query:
     @strawberry.field(description="One upload by id; null if unknown")
     async def upload(self, info: Info[Context, None], id: strawberry.ID) -> Upload | None:
-        row = await m.Upload.get_or_none(id=parse_id(id))
+        mine = owner_filter(info.context.principal)
+        row = await m.Upload.get_or_none(mine, id=parse_id(id))
         if row is None:
             return None
         await prefetch(info, row)
@@ -73,7 +75,7 @@ class Query:
         first = 20 if first is None else first
         if not 0 <= first <= MAX_PAGE_SIZE:
             raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}")
-        query = m.Upload.all()
+        query = m.Upload.filter(owner_filter(info.context.principal))
         if status is not None:
             query = query.filter(status=status)
         if after:
@@ -91,12 +93,14 @@ class Query:
 
     @strawberry.field(description="One document by id; null if unknown")
     async def document(self, info: Info[Context, None], id: strawberry.ID) -> Document | None:
-        row = await m.Document.get_or_none(id=parse_id(id))
+        mine = owner_filter(info.context.principal, "upload__")
+        row = await m.Document.get_or_none(mine, id=parse_id(id))
         return Document.from_model(row, info.context) if row else None
 
     @strawberry.field(description="One page by id; null if unknown")
     async def page(self, info: Info[Context, None], id: strawberry.ID) -> Page | None:
-        row = await m.Page.get_or_none(id=parse_id(id))
+        mine = owner_filter(info.context.principal, "document__upload__")
+        row = await m.Page.get_or_none(mine, id=parse_id(id))
         return Page.from_model(row, info.context) if row else None
 
     @strawberry.field(description="The server's current time")

@@ -17,8 +17,10 @@ from pydantic import BaseModel, Field
 from gql import service
 from gql.context import base_url_of, file_url
 from gql.errors import NotFound
+from gql.principals import Principal, owner_filter
 from gql.problems import MEDIA_TYPE, NOT_READY, Problem, problem
 from gql.queries import parse_id
+from gql.security import request_principal
 from models import upload as m
 from models.storage import LocalStorage
 from settings import Settings
@@ -83,7 +85,9 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         files: Annotated[list[UploadFile], File(description="PDF, PNG, JPEG, office or zip")],
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JobCreated:
-        row = await service.accept_upload(files, idempotency_key, storage, settings)
+        principal = request_principal(request, settings)
+        owner = principal.owner if principal else None
+        row = await service.accept_upload(files, idempotency_key, storage, settings, owner)
         return JobCreated(
             job_id=row.id, file_count=row.document_count, status_url=job_url(request, row.id)
         )
@@ -95,7 +99,7 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         summary="Job status",
     )
     async def get_job(request: Request, job_id: str) -> JobOut:
-        row = await _upload(job_id)
+        row = await _upload(job_id, request_principal(request, settings))
         return await _job(row, request, job_url(request, row.id, "/download"))
 
     @router.get(
@@ -107,8 +111,8 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         },
         summary="Download the zip of all pages (with manifest.json)",
     )
-    async def download_job(job_id: str) -> Response:
-        row = await _upload(job_id)
+    async def download_job(request: Request, job_id: str) -> Response:
+        row = await _upload(job_id, request_principal(request, settings))
         archive = storage.resolve(row.archive_path) if row.archive_path else None
         if m.Status(row.status) not in m.TERMINAL or archive is None or not archive.is_file():
             return problem(
@@ -126,9 +130,10 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         summary="Cancel a job",
     )
     async def cancel_job(request: Request, job_id: str) -> JobOut:
-        row = await service.cancel_upload(parse_id(job_id, "job id"))
+        found = await _upload(job_id, request_principal(request, settings))
+        row = await service.cancel_upload(found.id)
         if row is None:
-            raise NotFound(f"No job {job_id}")
+            raise NotFound(f"No job {found.id}")
         return await _job(row, request, job_url(request, row.id, "/download"))
 
     async def _job(row: m.Upload, request: Request, download_url: str) -> JobOut:
@@ -157,10 +162,11 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     return router
 
 
-async def _upload(job_id: str) -> m.Upload:
-    row = await m.Upload.get_or_none(id=parse_id(job_id, "job id"))
+async def _upload(job_id: str, principal: Principal | None) -> m.Upload:
+    upload_id = parse_id(job_id, "job id")
+    row = await m.Upload.get_or_none(owner_filter(principal), id=upload_id)
     if row is None:
-        raise NotFound(f"No job {job_id}")
+        raise NotFound(f"No job {upload_id}")
     return row
 
 

@@ -1,25 +1,29 @@
-"""Request guards: multipart CSRF rule, body size limits, optional bearer tokens (HTTP
-header on /graphql, /api/ and /files/; WebSocket header or connection_init payload)."""
+"""Request guards: allowed hosts, multipart CSRF rule, body size limits, optional bearer
+tokens (HTTP header on /graphql, /api/, /files/ and the API docs; WebSocket header or
+connection_init payload)."""
 
 from __future__ import annotations
 
-import hmac
 import json
 from typing import Any
 
+from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gql.errors import (
+    BAD_USER_INPUT,
     CSRF_BLOCKED,
     PAYLOAD_TOO_LARGE,
     UNAUTHENTICATED,
     count_rejection,
     error_body,
 )
+from gql.hosts import host_refusal
+from gql.principals import Principal, principal_of, tokens_enabled
 from gql.problems import MEDIA_TYPE, REST_PREFIX, problem_body
 from settings import Settings
 
-GUARDED_PREFIXES = ("/graphql", "/api/", "/files/")
+GUARDED_PREFIXES = ("/graphql", "/api/", "/files/", "/docs", "/redoc", "/openapi.json")
 # graphql-transport-ws "Unauthorized"; also used to refuse a handshake.
 WS_UNAUTHORIZED = 4401
 CSRF_HEADERS = (b"apollo-require-preflight", b"x-apollo-operation-name")
@@ -33,24 +37,9 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
-def _matches(token: str, candidates: list[str]) -> bool:
-    # Compare against every candidate so timing does not reveal which one matched.
-    found = False
-    for candidate in candidates:
-        found |= hmac.compare_digest(token.encode(), candidate.encode())
-    return found
-
-
-def token_roles(token: str | None, settings: Settings) -> set[str]:
-    """The roles a token grants: "api" and/or "admin" (admin tokens are also api tokens)."""
-    if token is None:
-        return set()
-    roles = set()
-    if _matches(token, settings.admin_tokens):
-        roles |= {"admin", "api"}
-    if _matches(token, settings.api_tokens):
-        roles.add("api")
-    return roles
+def request_principal(connection: HTTPConnection, settings: Settings) -> Principal | None:
+    """The principal of a request's bearer token (anonymous when tokens are off)."""
+    return principal_of(bearer_token(connection.headers.get("authorization")), settings)
 
 
 def init_token(payload: object) -> str | None:
@@ -65,11 +54,6 @@ def init_token(payload: object) -> str | None:
                 return bearer_token(value)
     token = payload.get("token")
     return token if isinstance(token, str) and token else None
-
-
-def tokens_enabled(settings: Settings) -> bool:
-    """True when the API requires bearer tokens."""
-    return bool(settings.api_tokens or settings.admin_tokens)
 
 
 class BodyTooLarge(Exception):
@@ -101,7 +85,7 @@ class RequestGuard:
             return
         if scope["type"] == "websocket":
             header = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-            if tokens_enabled(self.settings) and not token_roles(header, self.settings):
+            if principal_of(header, self.settings) is None:
                 await self._authenticated_websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
@@ -129,7 +113,7 @@ class RequestGuard:
             if (
                 isinstance(init, dict)
                 and init.get("type") == "connection_init"
-                and token_roles(init_token(init.get("payload")), self.settings)
+                and principal_of(init_token(init.get("payload")), self.settings) is not None
             ):
                 authorized = True
                 return message
@@ -145,8 +129,13 @@ class RequestGuard:
         await self.app(scope, checked_receive, guarded_send)
 
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> tuple[int, str, str] | None:
+        bad_host = host_refusal(headers.get(b"host", b""), self.settings)
+        if bad_host is not None:
+            return 400, bad_host, BAD_USER_INPUT
         token = bearer_token(headers.get(b"authorization", b"").decode("latin-1"))
-        authenticated = bool(token_roles(token, self.settings))
+        authenticated = (
+            tokens_enabled(self.settings) and principal_of(token, self.settings) is not None
+        )
         is_ide_page = (
             scope["type"] == "http"
             and scope["method"] == "GET"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -39,11 +40,17 @@ async def accept_upload(
     idempotency_key: str | None,
     storage: LocalStorage,
     settings: Settings,
+    owner: str | None = None,
 ) -> m.Upload:
-    """Check, spool and store the files as one upload (or return the key's earlier one)."""
+    """Check, spool and store the files as one upload owned by `owner` (or return the
+    owner's upload made earlier with the key)."""
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise BadUserInput("The idempotency key must have 1 to 255 characters")
     check_limits(files, settings)
+    if idempotency_key is not None and owner is not None:
+        # Keys are per principal: another principal's key never returns its upload.
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        idempotency_key = f"{owner}:{digest}"
     if idempotency_key is not None:
         existing = await intake.find_idempotent(idempotency_key, settings)
         if existing is not None:
@@ -59,6 +66,9 @@ async def accept_upload(
         intake.discard(incoming)
         raise
     row = await intake.create_upload(incoming, idempotency_key, storage, settings)
+    if owner is not None and row.owner is None:
+        await m.Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
+        row.owner = owner
     UPLOADS_CREATED.inc()
     DOCUMENTS_CREATED.inc(row.document_count)
     return row

@@ -14,11 +14,12 @@ from gql.context import Context
 from gql.errors import NotFound
 from gql.fanout import Ending, current_delivery, hub_for
 from gql.metrics import SUBSCRIPTIONS
+from gql.principals import owner_filter, sees_all
 from gql.queries import parse_id
 from gql.sequencer import Sequencer, sequence_of
 from gql.types import UploadEvent
 from models import progress
-from models.upload import TERMINAL, EventKind, Status
+from models.upload import TERMINAL, EventKind, Status, Upload
 from tasks.events import get_bus
 
 # Without any event for this long the upload's sequence is checked, in case a notification
@@ -33,6 +34,9 @@ async def upload_event_stream(
     settings = context.settings
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.subscription_max_seconds
+    principal = context.principal
+    if not sees_all(principal) and not await Upload.exists(owner_filter(principal), id=upload_id):
+        raise NotFound(f"No upload {upload_id}")
     async with get_bus(settings).listen(upload_id) as live:
         snapshot = await progress.snapshot(upload_id)
         if snapshot is None:

@@ -20,6 +20,8 @@ from strawberry.asgi import GraphQL
 from gql.context import Context
 from gql.fanout import FanOutWSHandler
 from gql.pages import page
+from gql.principals import principal_of
+from gql.security import init_token
 
 
 class TransportWSHandler(FanOutWSHandler):
@@ -54,6 +56,13 @@ class GraphQLView(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         return page("graphiql.html")
+
+    async def on_ws_connect(self, context: Context) -> Any:
+        # A browser's socket authenticates in connection_init (RequestGuard checked it).
+        if context.principal is None:
+            token = init_token(context.connection_params)
+            context.principal = principal_of(token, context.settings)
+        return await super().on_ws_connect(context)
 
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:

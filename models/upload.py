@@ -76,6 +76,8 @@ class Upload(Model):
     # Last progress-event sequence number handed out for this upload.
     sequence = fields.IntField(default=0)
     archive_path = fields.CharField(max_length=512, null=True)
+    # The principal whose token created the upload; null when tokens were off.
+    owner = fields.CharField(max_length=64, null=True, db_index=True)
 
     documents: fields.ReverseRelation[Document]
     events: fields.ReverseRelation[Event]

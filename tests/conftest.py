@@ -19,6 +19,7 @@ STORAGE = Path(tempfile.mkdtemp(prefix=f"pagemill-test-{RUN_ID}-"))
 # Settings are read once per process: point this process at the run's own places first.
 os.environ["PAGEMILL_STORAGE_DIR"] = str(STORAGE)
 os.environ["PAGEMILL_REDIS_PREFIX"] = f"pagemill-test-{RUN_ID}"
+os.environ["PAGEMILL_ALLOWED_HOSTS"] = '["test", "t", "testserver", "localhost", "127.0.0.1"]'
 os.environ.pop("PAGEMILL_REDIS_URL", None)
 os.environ.pop("PAGEMILL_DATABASE_URL", None)
 

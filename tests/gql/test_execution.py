@@ -14,6 +14,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 import gql.execution
 from gql.context import Context
 from gql.execution import PlainLeafExecutor
+from gql.principals import ANONYMOUS
 from gql.schema import build_schema
 from models.upload import Document, ErrorCode, Page, Status, Upload
 
@@ -146,7 +147,7 @@ async def test_status_query_on_the_real_schema(db: str, monkeypatch: pytest.Monk
             result = await schema.execute(
                 STATUS,
                 variable_values={"id": str(upload.id), "pages": pages},
-                context_value=Context(base_url="http://h"),
+                context_value=Context(base_url="http://h", principal=ANONYMOUS),
             )
             assert result.errors is None
             answers.append(result.data)

@@ -127,6 +127,7 @@ async def test_cross_origin_websocket_is_refused(server: str) -> None:
 
 async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> None:
     from gql.context import Context
+    from gql.principals import ANONYMOUS
     from gql.subscriptions import upload_event_stream
     from settings import get_settings
     from tests.gql.support import create, data
@@ -135,7 +136,9 @@ async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> Non
     try:
         created = await create(client, [("a.png", png())])
         settings = get_settings().model_copy(update={"subscription_max_seconds": 0.5})
-        stream = upload_event_stream(uuid.UUID(created["id"]), None, Context(settings=settings))
+        stream = upload_event_stream(
+            uuid.UUID(created["id"]), None, Context(settings=settings, principal=ANONYMOUS)
+        )
         events = [event async for event in stream]
     finally:
         await data(client, "mutation { resumeProcessing { paused } }")
