@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from gql import pages, problems, rest
+from gql import openapi, pages, problems, rest
 from gql.context import make_context_getter
 from gql.files import build_router
 from gql.schema import build_schema
@@ -58,9 +58,11 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     # First: every request is matched against the routes in order, and most are GraphQL.
     app.router.routes[0:0] = graphql_routes(graphql)
     app.include_router(build_router(settings, storage))
-    app.include_router(rest.build_router(settings, storage))
+    api = rest.build_router(settings, storage)
+    app.include_router(api)
     pages.install(app)
-    problems.install(app)
+    problems.install(app, api.routes)
+    openapi.install(app)
     app.add_middleware(RequestGuard, settings=settings)
     app.state.settings = settings
     app.state.storage = storage

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 
 from gql.errors import (
     BAD_USER_INPUT,
@@ -28,17 +29,19 @@ from gql.errors import (
 MEDIA_TYPE = "application/problem+json"
 REST_PREFIX = "/api/"
 NOT_READY = "NOT_READY"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 STATUS_OF = {
     BAD_USER_INPUT: 400,
     CSRF_BLOCKED: 400,
     UNAUTHENTICATED: 401,
     FORBIDDEN: 403,
     NOT_FOUND: 404,
+    METHOD_NOT_ALLOWED: 405,
     NOT_READY: 409,
     PAYLOAD_TOO_LARGE: 413,
     INTERNAL_SERVER_ERROR: 500,
 }
-CODE_OF_STATUS = {404: NOT_FOUND, 405: BAD_USER_INPUT, 413: PAYLOAD_TOO_LARGE}
+CODE_OF_STATUS = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE}
 
 
 class Problem(BaseModel):
@@ -75,8 +78,19 @@ def problem_of(error: ApiError) -> Response:
     return problem(STATUS_OF.get(error.code, 400), error.code, error.message)
 
 
-def install(app: FastAPI) -> None:
-    """Answer errors under /api/ with problem+json; other paths keep FastAPI's bodies."""
+def allowed_methods(request: Request, routes: Sequence[BaseRoute]) -> list[str]:
+    """Every method one of `routes` serves at the request's path (Starlette's 405 names only
+    the first route's, and GET and DELETE of one path are two routes)."""
+    methods: set[str] = set()
+    for route in routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+def install(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
+    """Answer errors under /api/ (served by `routes`) with problem+json; other paths keep
+    FastAPI's bodies."""
 
     async def on_api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)  # noqa: S101 (registered for ApiError only)
@@ -97,7 +111,10 @@ def install(app: FastAPI) -> None:
         if not request.url.path.startswith(REST_PREFIX):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         code = CODE_OF_STATUS.get(exc.status_code, BAD_USER_INPUT)
-        return problem(exc.status_code, code, str(exc.detail), headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request, routes))
+        return problem(exc.status_code, code, str(exc.detail), headers=headers)
 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)

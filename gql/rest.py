@@ -1,6 +1,6 @@
 """The REST face for job-style clients: /api/v1/jobs over the same service as GraphQL.
 
-`python -m gql.rest` prints the OpenAPI document (committed as openapi.json).
+`python -m gql.rest` prints the OpenAPI document (committed as openapi.json; see gql.openapi).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Header, Path, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
@@ -18,14 +18,16 @@ from gql import service
 from gql.context import base_url_of, file_url
 from gql.errors import NotFound
 from gql.principals import Principal, owner_filter
-from gql.problems import MEDIA_TYPE, NOT_READY, Problem, problem
-from gql.queries import parse_id
+from gql.openapi import PREFLIGHT_HEADER, openapi_document, problem_responses
+from gql.problems import NOT_READY, problem
 from gql.security import request_principal
 from models import upload as m
 from models.storage import LocalStorage
 from settings import Settings
 
 PREFIX = "/api/v1"
+JobId = Annotated[UUID, Path(description="The job id (the upload's id in GraphQL)")]
+BINARY = {"type": "string", "format": "binary"}
 
 
 class JobCreated(BaseModel):
@@ -59,13 +61,6 @@ class JobOut(BaseModel):
     files: list[FileOut]
 
 
-def _problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {
-        status: {"model": Problem, "content": {MEDIA_TYPE: {"schema": Problem.model_json_schema()}}}
-        for status in statuses
-    }
-
-
 def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     """Routes under /api/v1."""
     router = APIRouter(prefix=PREFIX, tags=["jobs"])
@@ -77,13 +72,24 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         "/jobs",
         status_code=202,
         response_model=JobCreated,
-        responses=_problems(400, 401, 413),
+        responses=problem_responses(400, 401, 413),
         summary="Upload files (or one zip) as a job",
+        operation_id="create_job",
+        openapi_extra={"parameters": [PREFLIGHT_HEADER]},
     )
     async def create_job(
         request: Request,
-        files: Annotated[list[UploadFile], File(description="PDF, PNG, JPEG, office or zip")],
-        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+        files: Annotated[
+            list[UploadFile],
+            File(
+                description="PDF, PNG, JPEG, office or zip",
+                min_length=1,
+                json_schema_extra={"items": BINARY},  # FastAPI says contentMediaType only
+            ),
+        ],
+        idempotency_key: Annotated[
+            str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
+        ] = None,
     ) -> JobCreated:
         principal = request_principal(request, settings)
         owner = principal.owner if principal else None
@@ -95,10 +101,11 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     @router.get(
         "/jobs/{job_id}",
         response_model=JobOut,
-        responses=_problems(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
         summary="Job status",
+        operation_id="get_job",
     )
-    async def get_job(request: Request, job_id: str) -> JobOut:
+    async def get_job(request: Request, job_id: JobId) -> JobOut:
         row = await _upload(job_id, request_principal(request, settings))
         return await _job(row, request, job_url(request, row.id, "/download"))
 
@@ -106,12 +113,13 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         "/jobs/{job_id}/download",
         response_class=FileResponse,
         responses={
-            200: {"content": {"application/zip": {}}, "description": "The job's zip"},
-            **_problems(400, 401, 404, 409),
+            200: {"content": {"application/zip": {"schema": BINARY}}, "description": "The zip"},
+            **problem_responses(400, 401, 404, 409),
         },
         summary="Download the zip of all pages (with manifest.json)",
+        operation_id="download_job",
     )
-    async def download_job(request: Request, job_id: str) -> Response:
+    async def download_job(request: Request, job_id: JobId) -> Response:
         row = await _upload(job_id, request_principal(request, settings))
         archive = storage.resolve(row.archive_path) if row.archive_path else None
         if m.Status(row.status) not in m.TERMINAL or archive is None or not archive.is_file():
@@ -126,10 +134,11 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     @router.delete(
         "/jobs/{job_id}",
         response_model=JobOut,
-        responses=_problems(400, 401, 404),
+        responses=problem_responses(400, 401, 404),
         summary="Cancel a job",
+        operation_id="cancel_job",
     )
-    async def cancel_job(request: Request, job_id: str) -> JobOut:
+    async def cancel_job(request: Request, job_id: JobId) -> JobOut:
         found = await _upload(job_id, request_principal(request, settings))
         row = await service.cancel_upload(found.id)
         if row is None:
@@ -162,8 +171,7 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     return router
 
 
-async def _upload(job_id: str, principal: Principal | None) -> m.Upload:
-    upload_id = parse_id(job_id, "job id")
+async def _upload(upload_id: UUID, principal: Principal | None) -> m.Upload:
     row = await m.Upload.get_or_none(owner_filter(principal), id=upload_id)
     if row is None:
         raise NotFound(f"No job {upload_id}")
@@ -179,13 +187,6 @@ def _file(doc: m.Document, base: str, pages: list[PageOut]) -> FileOut:
         pdf_url=file_url(base, doc.pdf_path) if doc.pdf_path else None,
         pages=pages,
     )
-
-
-def openapi_document() -> dict[str, Any]:
-    """The service's OpenAPI document, as FastAPI generates it."""
-    from gql.app import create_app
-
-    return create_app(Settings()).openapi()
 
 
 if __name__ == "__main__":

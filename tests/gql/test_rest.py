@@ -11,7 +11,7 @@ from uuid import uuid4
 
 import httpx
 
-from gql.rest import openapi_document
+from gql.openapi import openapi_document
 from tasks import control
 from tests.gql.conftest import make_app
 from tests.gql.support import PREFLIGHT, jpeg, pdf, png, wait_for
@@ -151,3 +151,15 @@ async def test_limits_are_the_graphql_limits(db: str) -> None:
 def test_openapi_json_is_generated_from_the_code() -> None:
     committed = json.loads((ROOT / "openapi.json").read_text())
     assert committed == openapi_document(), "openapi.json is stale: run make openapi"
+
+
+async def test_unsupported_method_is_a_problem_naming_every_allowed_method(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.put(f"/api/v1/jobs/{uuid4()}")
+    assert_problem(response, 405, "METHOD_NOT_ALLOWED")
+    assert {m.strip() for m in response.headers["allow"].split(",")} >= {"GET", "DELETE"}
+
+
+async def test_malformed_job_id_is_bad_user_input(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/api/v1/jobs/nope"), 400, "BAD_USER_INPUT")
