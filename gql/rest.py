@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, File, Header, Path, Request, UploadFile
@@ -17,8 +17,8 @@ from pydantic import BaseModel, Field
 from gql import service
 from gql.context import base_url_of, file_url
 from gql.errors import NotFound
-from gql.principals import Principal, owner_filter
 from gql.openapi import PREFLIGHT_HEADER, openapi_document, problem_responses
+from gql.principals import Principal, owner_filter
 from gql.problems import NOT_READY, problem
 from gql.security import request_principal
 from models import upload as m
