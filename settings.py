@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     max_file_bytes: int = 200 * MiB
     max_request_bytes: int = 1024 * MiB
     max_files: int = 1000
+    max_batch_size: int = Field(default=10, ge=1)  # operations in one batched GraphQL request
     max_pixels: int = 200_000_000  # width*height of an input image (decompression bombs)
     max_image_side: int = 50_000
     max_pages: int = 2000

@@ -7,7 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 from tortoise.contrib.fastapi import RegisterTortoise
 
 from gql import openapi, pages, problems, rest
@@ -51,7 +56,12 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         context_getter=make_context_getter(settings, storage),
-        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            MULTIPART_SUBSCRIPTION_PROTOCOL,  # Accept: multipart/mixed;subscriptionSpec=1.0
+            GRAPHQL_SSE_PROTOCOL,  # Accept: text/event-stream
+        ),
         multipart_uploads_enabled=True,
         allowed_origins=settings.allowed_origins,
     )

@@ -11,16 +11,20 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
+from cross_web import HTTPException
 from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestProtocol
+from strawberry.types.unset import UNSET
 
 from gql.context import Context
 from gql.fanout import FanOutWSHandler
 from gql.pages import page
 from gql.principals import principal_of
+from gql.refusals import check_batch, response
 from gql.security import init_token
 
 
@@ -63,6 +67,22 @@ class GraphQLView(GraphQL[Context, None]):
             token = init_token(context.connection_params)
             context.principal = principal_of(token, context.settings)
         return await super().on_ws_connect(context)
+
+    async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
+        """strawberry's run, with its plain-text refusals answered as typed JSON errors."""
+        try:
+            return await super().run(request, context, root_value)
+        except HTTPException as error:
+            return response(error)
+
+    def _validate_batch_request(
+        self, request_data: list[Any], protocol: GraphQLRequestProtocol
+    ) -> None:
+        # strawberry's own check (it refuses batches on streaming transports), after the
+        # size and shape checks with typed codes.
+        config = self.schema.config.batching_config
+        check_batch(request_data, config["max_operations"] if config else 1)
+        super()._validate_batch_request(request_data, protocol)
 
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:

@@ -61,13 +61,22 @@ async def test_refusals_carry_their_code_and_are_counted(
     query, code = CASES[case]
     before = await rejections(client, code)
     async with httpx.AsyncClient(base_url=f"http://{server}") as http:
-        response = await http.post("/graphql", json={"query": query})
-    over_http = codes(response.json()["errors"])
+        over_http = codes(await errors_over_http(http, query))
     assert code in over_http, over_http
     assert await rejections(client, code) == before + over_http.count(code)
     over_ws = codes(await over_websocket(server, query))
     assert over_ws == over_http
     assert await rejections(client, code) == before + 2 * over_http.count(code)
+
+
+async def errors_over_http(http: httpx.AsyncClient, query: str) -> list[dict[str, Any]]:
+    """The errors of one operation POSTed (a subscription as server-sent events)."""
+    if not query.startswith("subscription"):
+        return list((await http.post("/graphql", json={"query": query})).json()["errors"])
+    stream = {"Accept": "text/event-stream"}
+    response = await http.post("/graphql", json={"query": query}, headers=stream)
+    data = next(line for line in response.text.splitlines() if line.startswith("data: "))
+    return list(json.loads(data.removeprefix("data: "))["errors"])
 
 
 def codes(errors: list[dict[str, Any]]) -> list[str]:

@@ -1,0 +1,67 @@
+"""Requests the GraphQL view refuses before executing anything, answered as typed errors.
+
+strawberry answers these with `text/plain` bodies; clients get the GraphQL error shape with an
+`extensions.code` instead, counted in /metrics like every other refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cross_web import HTTPException
+from starlette.responses import JSONResponse
+from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
+
+from gql.errors import NOT_FOUND, count_rejection, error_body
+
+BAD_REQUEST = "BAD_REQUEST"
+BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
+METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+STREAMING_REQUIRED = "STREAMING_REQUIRED"
+CODES = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED}
+STREAMING_ACCEPT = (
+    "A subscription over HTTP needs a streaming response: send it with "
+    "`Accept: multipart/mixed;subscriptionSpec=1.0` (multipart subscriptions) or "
+    "`Accept: text/event-stream` (GraphQL over SSE), or over a WebSocket"
+)
+
+
+class Refusal(HTTPException):
+    """An HTTP refusal with its error code."""
+
+    def __init__(self, status_code: int, reason: str, code: str) -> None:
+        super().__init__(status_code, reason)
+        self.code = code
+
+
+def typed(error: HTTPException) -> Refusal:
+    """The refusal as the client should see it: a subscription sent without a streaming
+    Accept header is 406 Not Acceptable, saying which headers stream."""
+    if isinstance(error, Refusal):
+        return error
+    cause = error.__cause__
+    if (
+        isinstance(cause, InvalidOperationTypeError)
+        and cause.operation_type is OperationType.SUBSCRIPTION
+    ):
+        return Refusal(406, STREAMING_ACCEPT, STREAMING_REQUIRED)
+    return Refusal(error.status_code, error.reason, CODES.get(error.status_code, BAD_REQUEST))
+
+
+def response(error: HTTPException) -> JSONResponse:
+    """The typed JSON answer to a refused request, counted by its code."""
+    refusal = typed(error)
+    count_rejection(refusal.code)
+    return JSONResponse(error_body(refusal.reason, refusal.code), status_code=refusal.status_code)
+
+
+def check_batch(operations: list[Any], limit: int) -> None:
+    """Refuses an empty batch, one over `limit` operations, or one with a non-object item."""
+    if not operations:
+        raise Refusal(400, "The batch holds no operation", BAD_REQUEST)
+    if len(operations) > limit:
+        message = f"The batch holds {len(operations)} operations, over the limit of {limit}"
+        raise Refusal(400, message, BATCH_TOO_LARGE)
+    if not all(isinstance(operation, dict) for operation in operations):
+        raise Refusal(400, "Every operation of a batch must be a JSON object", BAD_REQUEST)

@@ -1,0 +1,125 @@
+"""Subscriptions over plain HTTP: Apollo Client's HttpLink (multipart) and curl (multipart, SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.clients.node import run_node
+from tests.e2e.client import create_upload, subscribe
+from tests.e2e.harness import Cluster
+
+MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json'
+EVENTS = "subscription($id: ID!) { uploadEvents(id: $id) { sequence kind uploadStatus } }"
+
+
+def events_query(upload_id: str) -> str:
+    return json.dumps({"query": EVENTS, "variables": {"id": upload_id}})
+
+
+async def curl(*args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        "curl", "-sS", "-N", "--max-time", "60", *args, stdout=asyncio.subprocess.PIPE
+    )
+    stdout, _ = await process.communicate()
+    assert process.returncode == 0
+    return stdout.decode()
+
+
+@pytest.fixture
+def pdf(tmp_path: Path) -> Path:
+    """A 6-page PDF, different on every call so dedupe never finishes it at once."""
+    pages = [Image.new("RGB", (300, 400), (40 * i, 90, id(tmp_path) % 255)) for i in range(6)]
+    path = tmp_path / "pages.pdf"
+    pages[0].save(path, save_all=True, append_images=pages[1:], resolution=72.0)
+    return path
+
+
+async def test_apollo_http_link_follows_an_upload_to_the_end(served: Cluster, pdf: Path) -> None:
+    created = await create_upload(served.graphql_url, [pdf])
+
+    status, events = await run_node("apollo_subscribe.mjs", served.graphql_url, created["id"])
+
+    assert status == 0, events
+    assert events[0]["kind"] == "SNAPSHOT"
+    sequences = [event["sequence"] for event in events]
+    assert sequences == sorted(set(sequences))
+    assert events[-1]["kind"] == "UPLOAD_DONE" and events[-1]["uploadStatus"] == "COMPLETED"
+    seen = events[0]["pagesDone"] + sum(e["kind"] == "PAGE_DONE" for e in events[1:])
+    assert seen == 6
+
+
+async def test_apollo_over_http_and_a_websocket_resume_alike(served: Cluster, pdf: Path) -> None:
+    created = await create_upload(served.graphql_url, [pdf])
+    await subscribe(served.ws_url, created["id"])  # to the end: every event is recorded
+
+    status, over_http = await run_node(
+        "apollo_subscribe.mjs", served.graphql_url, created["id"], "2"
+    )
+    over_websocket = await subscribe(served.ws_url, created["id"], after=2)
+
+    assert status == 0
+    assert [(e["sequence"], e["kind"]) for e in over_http] == [
+        (e["sequence"], e["kind"]) for e in over_websocket
+    ]
+
+
+async def test_curl_streams_a_subscription_as_multipart(
+    served: Cluster, finished_upload: dict[str, Any]
+) -> None:
+    body = await curl(
+        served.graphql_url,
+        *("-H", f"Accept: {MULTIPART}", "-H", "Content-Type: application/json"),
+        *("-d", events_query(finished_upload["id"])),
+    )
+
+    parts = [part.split("\r\n\r\n", 1)[-1] for part in body.split("\r\n--graphql")]
+    payloads = [json.loads(p)["payload"] for p in parts if p.strip().startswith('{"payload"')]
+    assert payloads[0]["data"]["uploadEvents"]["kind"] == "SNAPSHOT"
+    assert payloads[-1]["data"]["uploadEvents"]["uploadStatus"] == "COMPLETED"
+    assert body.rstrip().endswith("--graphql--")
+
+
+async def test_curl_streams_a_subscription_as_server_sent_events(
+    served: Cluster, finished_upload: dict[str, Any]
+) -> None:
+    body = await curl(
+        served.graphql_url,
+        *("-H", "Accept: text/event-stream", "-H", "Content-Type: application/json"),
+        *("-d", events_query(finished_upload["id"])),
+    )
+
+    events = [block.splitlines() for block in body.replace("\r\n", "\n").split("\n\n") if block]
+    assert [lines[0] for lines in events] == ["event: next", "event: complete"]
+    snapshot = json.loads(events[0][1].removeprefix("data: "))
+    assert snapshot["data"]["uploadEvents"]["kind"] == "SNAPSHOT"
+
+
+@pytest.mark.parametrize(
+    "how",
+    [["-X", "POST"], ["-G"], ["-X", "POST", "-H", "Accept: multipart/mixed"]],
+    ids=["post", "get", "accept-multipart-without-spec"],
+)
+async def test_a_subscription_that_cannot_stream_is_refused_with_a_code(
+    served: Cluster, finished_upload: dict[str, Any], how: list[str]
+) -> None:
+    query = json.loads(events_query(finished_upload["id"]))
+    if "-G" in how:
+        data = ["--data-urlencode", f"query={query['query']}", "--data-urlencode"]
+        data.append(f"variables={json.dumps(query['variables'])}")
+    else:
+        data = ["-H", "Content-Type: application/json", "-d", json.dumps(query)]
+
+    out = await curl(served.graphql_url, *how, *data, "-w", "\n%{http_code}")
+
+    body, status = out.rsplit("\n", 1)
+    assert status == "406"
+    error = json.loads(body)["errors"][0]
+    assert error["extensions"]["code"] == "STREAMING_REQUIRED"
+    assert "subscriptionSpec=1.0" in error["message"]
+    assert "Traceback" not in (served.logs / "api.log").read_text()
