@@ -277,11 +277,14 @@ def serve(
     if dialect_of(settings.db_url) == "sqlite":
         # The embedded default has no separate migrate step: bring SQLite up to date here.
         asyncio.run(apply_migrations(settings.db_url))
+    from gql.serving import uvicorn_options
+
     uvicorn.run(
         "gql.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
+        **uvicorn_options(settings),
         ws_ping_interval=WS_PING_SECONDS,
         ws_ping_timeout=WS_PING_SECONDS,
         # Events are a few hundred bytes of JSON: compressing each one for each subscriber

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
     allowed_origins: list[str] = Field(default_factory=list)  # extra WebSocket origins
     api_tokens: list[str] = Field(default_factory=list)  # empty: no authentication
     admin_tokens: list[str] = Field(default_factory=list)
+    # The HTTP exchange (uvicorn): a request's head, its body's pace, connections at once
+    max_header_bytes: int = 32 * 1024  # request line and headers; more: 431
+    header_timeout: float = 10.0  # seconds for a request's head, from its first byte
+    body_timeout: float = 30.0  # seconds a body may take, plus 1 s per body_min_rate bytes
+    body_min_rate: int = 1024  # bytes/s a slow body must keep up past body_timeout
+    max_connections: int = 2048  # per process (WebSockets included); past it: 503
+    keep_alive_timeout: float = 5.0  # idle seconds before a kept-alive connection closes
     log_level: str = "INFO"
     log_json: bool = False  # JSON lines with upload and document ids instead of text
 

@@ -18,6 +18,10 @@ CSRF_BLOCKED = "CSRF_BLOCKED"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+# Refusals of the HTTP exchange itself, before any GraphQL: a head or body too slow, a head
+# too large.
+REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 # Codes of the refusals made by graphql-core and the abuse limits, which carry none: the
 # conventional ones (Apollo Server's), one code for every complexity limit.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
