@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
-from tortoise.expressions import Q
 
 from gql.context import Context
 from gql.errors import BadUserInput, Forbidden
 from gql.loaders import prefetch
+from gql.node import Node
+from gql.pagination import MAX_PAGE_SIZE, UploadConnection, upload_connection
 from gql.principals import owner_filter
-from gql.types import (
-    Document,
-    Page,
-    PageInfo,
-    Upload,
-    UploadConnection,
-    UploadEdge,
-    Worker,
-)
+from gql.types import Document, Page, Upload, Worker
 from models import upload as m
 from tasks import control
-
-MAX_PAGE_SIZE = 100
 
 
 def parse_id(value: str, what: str = "id") -> UUID:
@@ -38,19 +27,18 @@ def parse_id(value: str, what: str = "id") -> UUID:
         raise BadUserInput(f"Malformed {what}: {value!r}") from None
 
 
-def encode_cursor(row: m.Upload) -> str:
-    """Opaque cursor: creation time and id of the last upload seen."""
-    raw = f"{row.created_at.isoformat()}|{row.id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode()
+async def find_document(key: UUID, context: Context) -> Document | None:
+    """The document with this id, if the caller may see it."""
+    mine = owner_filter(context.principal, "upload__")
+    row = await m.Document.get_or_none(mine, id=key)
+    return Document.from_model(row, context) if row else None
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """The position a cursor names; anything else is BAD_USER_INPUT."""
-    try:
-        created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        return datetime.fromisoformat(created), UUID(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadUserInput(f"Malformed cursor: {cursor!r}") from None
+async def find_page(key: UUID, context: Context) -> Page | None:
+    """The page with this id, if the caller may see it."""
+    mine = owner_filter(context.principal, "document__upload__")
+    row = await m.Page.get_or_none(mine, id=key)
+    return Page.from_model(row, context) if row else None
 
 
 @strawberry.type
@@ -64,44 +52,43 @@ class Query:
         await prefetch(info, row)
         return Upload.from_model(row, info.context)
 
-    @strawberry.field(description="Uploads, newest first, cursor-paginated")
+    @strawberry.field(
+        description="Uploads, newest first, as a Relay connection: `first` (default 20) after "
+        f"`after`, or `last` before `before` (then `first` does not apply); `first` and `last` "
+        f"take at most {MAX_PAGE_SIZE}"
+    )
     async def uploads(
         self,
         info: Info[Context, None],
         first: int | None = 20,
         after: str | None = None,
         status: m.Status | None = None,
+        last: int | None = None,
+        before: str | None = None,
     ) -> UploadConnection:
-        first = 20 if first is None else first
-        if not 0 <= first <= MAX_PAGE_SIZE:
-            raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}")
-        query = m.Upload.filter(owner_filter(info.context.principal))
+        matching = m.Upload.filter(owner_filter(info.context.principal))
         if status is not None:
-            query = query.filter(status=status)
-        if after:
-            created, ident = decode_cursor(after)
-            query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=ident))
-        rows = await query.order_by("-created_at", "-id").limit(first + 1)
-        edges = [
-            UploadEdge(cursor=encode_cursor(row), node=Upload.from_model(row, info.context))
-            for row in rows[:first]
-        ]
-        end = edges[-1].cursor if edges else None
-        return UploadConnection(
-            edges=edges, page_info=PageInfo(has_next_page=len(rows) > first, end_cursor=end)
+            matching = matching.filter(status=status)
+        return await upload_connection(
+            matching, info.context, first=first, after=after, last=last, before=before
         )
 
     @strawberry.field(description="One document by id; null if unknown")
     async def document(self, info: Info[Context, None], id: strawberry.ID) -> Document | None:
-        mine = owner_filter(info.context.principal, "upload__")
-        row = await m.Document.get_or_none(mine, id=parse_id(id))
-        return Document.from_model(row, info.context) if row else None
+        return await find_document(parse_id(id), info.context)
 
     @strawberry.field(description="One page by id; null if unknown")
     async def page(self, info: Info[Context, None], id: strawberry.ID) -> Page | None:
-        mine = owner_filter(info.context.principal, "document__upload__")
-        row = await m.Page.get_or_none(mine, id=parse_id(id))
-        return Page.from_model(row, info.context) if row else None
+        return await find_page(parse_id(id), info.context)
+
+    @strawberry.field(description="An upload, document or page by id (Relay); null if unknown")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        key = parse_id(id)
+        mine = owner_filter(info.context.principal)
+        row = await m.Upload.get_or_none(mine, id=key)
+        if row is not None:
+            return Upload.from_model(row, info.context)
+        return await find_document(key, info.context) or await find_page(key, info.context)
 
     @strawberry.field(description="The server's current time")
     def ping(self) -> datetime:

@@ -12,6 +12,7 @@ import strawberry
 from strawberry.types import Info
 
 from gql.context import Context
+from gql.node import Node
 from models import upload as m
 
 # The models' enums are the GraphQL enums (registered in place, same names).
@@ -50,7 +51,7 @@ class StoredFile:
 
 
 @strawberry.type(description="One rendered PNG page of a document.")
-class Page:
+class Page(Node):
     id: strawberry.ID
     number: int
     width: int
@@ -96,7 +97,7 @@ def _rendition(row: m.Document, ctx: Context) -> StoredFile | None:
 
 
 @strawberry.type(description="One file of an upload (or one entry of an uploaded zip).")
-class Document:
+class Document(Node):
     id: strawberry.ID
     upload_id: strawberry.ID
     index: int = strawberry.field(description="1-based position within the upload")
@@ -159,7 +160,7 @@ class Document:
 
 
 @strawberry.type(description="One createUpload call: its documents and overall status.")
-class Upload:
+class Upload(Node):
     id: strawberry.ID
     status: m.Status
     created_at: datetime
@@ -198,24 +199,6 @@ class Upload:
             sequence=row.sequence,
             archive_url=archive,
         )
-
-
-@strawberry.type
-class UploadEdge:
-    cursor: str
-    node: Upload
-
-
-@strawberry.type
-class PageInfo:
-    has_next_page: bool
-    end_cursor: str | None
-
-
-@strawberry.type(description="Uploads, newest first")
-class UploadConnection:
-    edges: list[UploadEdge]
-    page_info: PageInfo
 
 
 @strawberry.type(description="A progress event; the first of every subscription is SNAPSHOT")

@@ -16,7 +16,7 @@ def test_contract_names_are_present() -> None:
     text = sdl()
     for name in (
         "scalar File", "upload(id: ID!): Upload",
-        "uploads(first: Int = 20, after: String = null, status: Status = null)",
+        "uploads(first: Int = 20, after: String = null, status: Status = null",
         "): UploadConnection!",
         "createUpload(files: [File!]!, idempotencyKey: String = null): Upload!",
         "uploadEvents(id: ID!, after: Int = null): UploadEvent!", "ENCRYPTED_DOCUMENT",
