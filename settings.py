@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     redis_prefix: str = "pagemill"  # namespaces every Redis key and channel
     graphiql: bool = True
     introspection: bool = True
-    allowed_origins: list[str] = Field(default_factory=list)  # extra WebSocket origins
+    allowed_origins: list[str] = Field(default_factory=list)  # cross-origin browser apps
     api_tokens: list[str] = Field(default_factory=list)  # empty: no authentication
     admin_tokens: list[str] = Field(default_factory=list)
     # The HTTP exchange (uvicorn): a request's head, its body's pace, connections at once

@@ -15,7 +15,7 @@ from strawberry.subscriptions import (
 )
 from tortoise.contrib.fastapi import RegisterTortoise
 
-from gql import openapi, pages, problems, rest
+from gql import cors, openapi, pages, problems, rest
 from gql.bodies import BodyDeadline
 from gql.context import make_context_getter
 from gql.files import build_router
@@ -75,8 +75,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
     problems.install(app, api.routes)
     openapi.install(app)
     app.add_middleware(RequestGuard, settings=settings)
-    # Outermost: the deadline covers the body whoever reads it.
+    # Outermost but for CORS: the deadline covers the body whoever reads it.
     app.add_middleware(BodyDeadline, settings=settings)
+    cors.install(app, settings)  # last: outermost, so every refusal carries CORS headers
     app.state.settings = settings
     app.state.storage = storage
     return app

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
+import threading
 from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from tests.e2e.client import create_upload, wait_terminal
-from tests.e2e.harness import Cluster, cluster_env
+from tests.e2e.harness import Cluster, cluster_env, free_port
 
-ORIGIN = "http://app.example"  # the one origin the served API allows cross-origin
+# A browser app's origins: on loopback, as the API is (Chromium asks permission before a page
+# from a public address reaches loopback). The API allows the first one only.
+APP_PORT = free_port()
+ORIGIN = f"http://localhost:{APP_PORT}"
+OTHER_ORIGIN = f"http://127.0.0.1:{APP_PORT}"
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +35,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster_env(env, root) as cluster:
         cluster.start_api()
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def app_origin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A static server on APP_PORT, serving a blank page as the browser app's."""
+    root = tmp_path_factory.mktemp("app")
+    (root / "index.html").write_text("<!doctype html><title>app</title>")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", APP_PORT), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield ORIGIN
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="session")

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from PIL import Image
 
 from tests.clients.node import run_node
-from tests.e2e.client import create_upload, subscribe
+from tests.e2e.client import create_upload, execute, subscribe
 from tests.e2e.harness import Cluster
+from tests.gql.support import wait_for
 
 MULTIPART = 'multipart/mixed;subscriptionSpec="1.0", application/json'
 EVENTS = "subscription($id: ID!) { uploadEvents(id: $id) { sequence kind uploadStatus } }"
@@ -40,17 +42,38 @@ def pdf(tmp_path: Path) -> Path:
     return path
 
 
-async def test_apollo_http_link_follows_an_upload_to_the_end(served: Cluster, pdf: Path) -> None:
-    created = await create_upload(served.graphql_url, [pdf])
+async def subscriptions_open(url: str) -> float:
+    async with httpx.AsyncClient() as http:
+        text = (await http.get(f"{url}/metrics")).text
+    line = next(
+        line for line in text.splitlines() if line.startswith("pagemill_subscriptions_open")
+    )
+    return float(line.rsplit(" ", 1)[1])
 
-    status, events = await run_node("apollo_subscribe.mjs", served.graphql_url, created["id"])
+
+async def test_apollo_http_link_follows_an_upload_live_to_the_end(
+    served: Cluster, pdf: Path
+) -> None:
+    # Processing waits until the subscription is open, so every event comes live.
+    await execute(served.graphql_url, "mutation { pauseProcessing { paused } }")
+    try:
+        created = await create_upload(served.graphql_url, [pdf])
+        follow = asyncio.create_task(
+            run_node("apollo_subscribe.mjs", served.graphql_url, created["id"])
+        )
+        await wait_for(lambda: subscriptions_open(served.url), "the subscription", timeout=60)
+    finally:
+        await execute(served.graphql_url, "mutation { resumeProcessing { paused } }")
+    status, events = await follow
 
     assert status == 0, events
-    assert events[0]["kind"] == "SNAPSHOT"
+    assert events[0]["kind"] == "SNAPSHOT" and events[0]["uploadStatus"] == "PENDING"
     sequences = [event["sequence"] for event in events]
     assert sequences == sorted(set(sequences))
-    assert events[-1]["kind"] == "UPLOAD_DONE" and events[-1]["uploadStatus"] == "COMPLETED"
-    assert all(e["page"]["number"] for e in events if e["kind"] == "PAGE_DONE")
+    pages = [e["page"]["number"] for e in events if e["kind"] == "PAGE_DONE"]
+    assert sorted(pages) == [1, 2, 3, 4, 5, 6]
+    assert [e["kind"] for e in events[-2:]] == ["DOCUMENT_DONE", "UPLOAD_DONE"]
+    assert events[-1]["uploadStatus"] == "COMPLETED"
 
 
 async def test_apollo_over_http_and_a_websocket_resume_alike(served: Cluster, pdf: Path) -> None:

@@ -115,14 +115,19 @@ async def test_unknown_upload_is_not_found(server: str) -> None:
     assert errors[0]["extensions"]["code"] == "NOT_FOUND"
 
 
-async def test_cross_origin_websocket_is_refused(server: str) -> None:
-    with pytest.raises(websockets.InvalidStatus):
-        async with websockets.connect(
-            f"ws://{server}/graphql",
-            subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
-            origin=websockets.Origin("http://evil.example"),
-        ):
-            pass
+async def test_cross_origin_websocket_is_closed_saying_why(server: str) -> None:
+    async with websockets.connect(
+        f"ws://{server}/graphql",
+        subprotocols=[websockets.Subprotocol("graphql-transport-ws")],
+        origin=websockets.Origin("http://evil.example"),
+    ) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
+            await ws.recv()
+
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
+    reason = closed.value.rcvd.reason
+    assert "http://evil.example" in reason and "PAGEMILL_ALLOWED_ORIGINS" in reason
 
 
 async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> None:
@@ -204,11 +209,11 @@ async def test_configured_origins_may_open_websockets(app: Any) -> None:
         async with websockets.connect(url, subprotocols=protocols, origin=same) as ws:
             await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             assert json.loads(await ws.recv())["type"] == "connection_ack"
-        with pytest.raises(websockets.InvalidStatus):
-            async with websockets.connect(
-                url, subprotocols=protocols, origin=websockets.Origin("https://other.example")
-            ):
-                pass
+        other = websockets.Origin("https://other.example")
+        async with websockets.connect(url, subprotocols=protocols, origin=other) as ws:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     finally:
         instance.should_exit = True
         await task
