@@ -15,7 +15,6 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gql.errors import MaskUnexpectedErrors, count_rejection, is_expected, rejection_code
-from gql.execution import PlainLeafExecutor
 from gql.mutations import Mutation
 from gql.prepared import prepared_documents
 from gql.queries import Query
@@ -86,7 +85,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         subscription=Subscription,
         scalar_overrides={UploadFile: File},
         extensions=extensions(settings),
-        execution_context_class=PlainLeafExecutor,
         config=StrawberryConfig(batching_config={"max_operations": settings.max_batch_size}),
     )
 

@@ -25,6 +25,7 @@ from gql.context import Context
 from gql.cors import refused_origin_reason
 from gql.fanout import FanOutWSHandler
 from gql.pages import page
+from gql.pollcache import PollCache
 from gql.principals import principal_of
 from gql.refusals import check_batch, response
 from gql.security import init_token
@@ -99,4 +100,4 @@ class GraphQLView(GraphQL[Context, None]):
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:
     """HTTP (GET for GraphiQL and queries, POST) and WebSocket routes to the view."""
-    return [Route(path, view, methods=["GET", "POST"]), WebSocketRoute(path, view)]
+    return [Route(path, PollCache(view), methods=["GET", "POST"]), WebSocketRoute(path, view)]

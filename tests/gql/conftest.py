@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from settings import Settings, get_settings
 from tests.gql.support import wait_for
@@ -65,3 +67,26 @@ async def server(app: Any) -> AsyncIterator[str]:
     yield f"127.0.0.1:{port}"
     instance.should_exit = True
     await task
+
+
+COUNTING: contextvars.ContextVar[bool] = contextvars.ContextVar("counting", default=False)
+
+
+@pytest.fixture
+def query_counter(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """SQL statements run on behalf of code started while COUNTING is set.
+
+    Tasks inherit the context they are created in, so DataLoader batches count, while
+    background conversions, heartbeats and sweeps started earlier do not.
+    """
+    seen: list[str] = []
+    for name in ("execute_query", "execute_query_dict"):
+        original = getattr(AsyncpgDBClient, name)
+
+        def wrapper(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
+            if COUNTING.get():
+                seen.append(query)
+            return _original(self, query, *args, **kw)
+
+        monkeypatch.setattr(AsyncpgDBClient, name, wrapper)
+    yield seen

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import contextvars
 import io
 import uuid
 import zipfile
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
 
 from models.upload import Document, Page, Status, Upload
+from tests.gql.conftest import COUNTING
 from tests.gql.support import create, data, graphql, jpeg, pdf, png, wait_for, wait_terminal
 
 LIST = """query($first: Int, $after: String) {
@@ -50,29 +47,6 @@ async def test_uploads_are_listed_newest_first_with_cursors(client: httpx.AsyncC
 
 async def test_ping_gives_server_time(client: httpx.AsyncClient) -> None:
     assert (await data(client, "{ ping }"))["ping"].startswith("20")
-
-
-COUNTING: contextvars.ContextVar[bool] = contextvars.ContextVar("counting", default=False)
-
-
-@pytest.fixture
-def query_counter(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """SQL statements run on behalf of code started while COUNTING is set.
-
-    Tasks inherit the context they are created in, so DataLoader batches count, while
-    background conversions, heartbeats and sweeps started earlier do not.
-    """
-    seen: list[str] = []
-    for name in ("execute_query", "execute_query_dict"):
-        original = getattr(AsyncpgDBClient, name)
-
-        def wrapper(self: Any, query: str, *args: Any, _original: Any = original, **kw: Any) -> Any:
-            if COUNTING.get():
-                seen.append(query)
-            return _original(self, query, *args, **kw)
-
-        monkeypatch.setattr(AsyncpgDBClient, name, wrapper)
-    yield seen
 
 
 async def _fake_upload(n_docs: int, n_pages: int) -> None:
