@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         context_getter=make_context_getter(settings, storage),
+        settings=settings,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_WS_PROTOCOL,

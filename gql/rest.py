@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from gql import service
 from gql.context import base_url_of, file_url
 from gql.errors import NotFound
+from gql.multipart import limited_form_route
 from gql.openapi import PREFLIGHT_HEADER, openapi_document, problem_responses
 from gql.principals import Principal, owner_filter
 from gql.problems import NOT_READY, problem
@@ -63,7 +64,7 @@ class JobOut(BaseModel):
 
 def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     """Routes under /api/v1."""
-    router = APIRouter(prefix=PREFIX, tags=["jobs"])
+    router = APIRouter(prefix=PREFIX, tags=["jobs"], route_class=limited_form_route(settings))
 
     def job_url(request: Request, upload_id: UUID, suffix: str = "") -> str:
         return f"{base_url_of(request, settings)}{PREFIX}/jobs/{upload_id}{suffix}"

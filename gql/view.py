@@ -23,12 +23,16 @@ from strawberry.types.unset import UNSET
 
 from gql.context import Context
 from gql.cors import refused_origin_reason
+from gql.errors import ApiError
 from gql.fanout import FanOutWSHandler
+from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
 from gql.pollcache import PollCache
 from gql.principals import principal_of
-from gql.refusals import check_batch, response
+from gql.problems import STATUS_OF
+from gql.refusals import Refusal, check_batch, response
 from gql.security import init_token
+from settings import Settings
 
 
 class TransportWSHandler(FanOutWSHandler):
@@ -53,10 +57,12 @@ class GraphQLView(GraphQL[Context, None]):
         schema: strawberry.Schema,
         *,
         context_getter: Callable[[HTTPConnection], Awaitable[Context]],
+        settings: Settings,
         **options: Any,
     ) -> None:
         super().__init__(schema, **options)
         self._context_getter = context_getter
+        self._settings = settings
 
     async def get_context(self, request: Any, response: Any) -> Context:
         return await self._context_getter(request)
@@ -72,11 +78,19 @@ class GraphQLView(GraphQL[Context, None]):
         return await super().on_ws_connect(context)
 
     async def run(self, request: Any, context: Any = UNSET, root_value: Any = UNSET) -> Any:
-        """strawberry's run, with its plain-text refusals answered as typed JSON errors."""
+        """strawberry's run, with its plain-text refusals answered as typed JSON errors, and
+        a multipart body read under the upload limits first (strawberry finds it parsed)."""
         try:
+            if isinstance(request, Request) and is_multipart(request):
+                await read_form(request, self._settings)
             return await super().run(request, context, root_value)
+        except ApiError as error:
+            return response(Refusal(STATUS_OF.get(error.code, 400), error.message, error.code))
         except HTTPException as error:
             return response(error)
+        finally:
+            if isinstance(request, Request):
+                await close_form(request)  # the uploads' spools, stored or refused
 
     async def reject_websocket(self, request: WebSocket) -> WebSocket:
         """Refuses a handshake from an origin not allowed, saying why in the close reason."""
