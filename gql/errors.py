@@ -8,6 +8,7 @@ from typing import Any
 from graphql import GraphQLError, GraphQLSyntaxError
 from prometheus_client import Counter
 from strawberry.extensions import MaskErrors
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,7 @@ CSRF_BLOCKED = "CSRF_BLOCKED"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+BAD_REQUEST = "BAD_REQUEST"  # a request the endpoint cannot run as sent
 # Refusals of the HTTP exchange itself, before any GraphQL: a head or body too slow, a head
 # too large.
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
@@ -27,6 +29,10 @@ HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+
+# strawberry's refusals of an operation as requested (its type over this method or transport,
+# an unknown operation name); a streaming transport reports them inside the stream.
+REQUEST_ERRORS = (CannotGetOperationTypeError, InvalidOperationTypeError)
 
 REJECTIONS = Counter("pagemill_rejections", "Requests or operations refused, by code", ["code"])
 
@@ -95,6 +101,8 @@ def _untyped_code(error: GraphQLError) -> str:
         # graphql-core's own parser limits (tokens, nesting) end so; nothing else marks them.
         limit = error.message.endswith("Parsing aborted.")
         return QUERY_TOO_COMPLEX if limit else GRAPHQL_PARSE_FAILED
+    if isinstance(error.original_error, REQUEST_ERRORS):
+        return BAD_REQUEST
     # Validation errors are typed by the rules that made them (gql.prepared): what is left
     # is graphql-core refusing the variables.
     return BAD_USER_INPUT
@@ -105,7 +113,7 @@ def is_expected(error: GraphQLError) -> bool:
     original = error.original_error
     if original is None:
         return True  # parse and validation errors (including the abuse limits)
-    return isinstance(original, ApiError | GraphQLError)
+    return isinstance(original, (ApiError, GraphQLError, *REQUEST_ERRORS))
 
 
 class MaskUnexpectedErrors(MaskErrors):

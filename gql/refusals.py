@@ -13,9 +13,8 @@ from starlette.responses import JSONResponse
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from gql.errors import NOT_FOUND, count_rejection, error_body
+from gql.errors import BAD_REQUEST, NOT_FOUND, count_rejection, error_body
 
-BAD_REQUEST = "BAD_REQUEST"
 BATCH_TOO_LARGE = "BATCH_TOO_LARGE"
 METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 STREAMING_REQUIRED = "STREAMING_REQUIRED"

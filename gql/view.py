@@ -19,6 +19,10 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestProtocol
+from strawberry.http.base import BaseView
+from strawberry.http.streaming import MultipartSubscriptionTransport
+from strawberry.subscriptions import MULTIPART_SUBSCRIPTION_PROTOCOL
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UNSET
 
 from gql.context import Context
@@ -47,10 +51,22 @@ class TransportWSHandler(FanOutWSHandler):
         return FanOutWSHandler._get_pre_execution_close_reason(error)
 
 
+class MultipartTransport(MultipartSubscriptionTransport):
+    """Apollo's multipart subscriptions, also answering a query or mutation sent with their
+    Accept header (one part, then the end) where strawberry fails it as an internal error."""
+
+    def allowed_operation_types(self, allowed: set[OperationType]) -> set[OperationType]:
+        return allowed
+
+
 class GraphQLView(GraphQL[Context, None]):
     """strawberry's ASGI GraphQL view with pagemill's context and fan-out handler."""
 
     graphql_transport_ws_handler_class = TransportWSHandler
+    stream_transport_classes_by_protocol = {
+        **BaseView.stream_transport_classes_by_protocol,
+        MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartTransport,
+    }
 
     def __init__(
         self,

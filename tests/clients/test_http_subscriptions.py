@@ -145,3 +145,31 @@ async def test_a_subscription_that_cannot_stream_is_refused_with_a_code(
     assert error["extensions"]["code"] == "STREAMING_REQUIRED"
     assert "subscriptionSpec=1.0" in error["message"]
     assert "Traceback" not in (served.logs / "api.log").read_text()
+
+
+async def test_a_query_sent_as_a_multipart_subscription_gets_its_result(served: Cluster) -> None:
+    body = await curl(
+        served.graphql_url,
+        *("-H", f"Accept: {MULTIPART}", "-H", "Content-Type: application/json"),
+        *("-d", json.dumps({"query": "{ ping }"})),
+    )
+
+    assert '{"payload":{"data":{"ping":' in body
+    assert body.rstrip().endswith("--graphql--")
+
+
+async def test_an_operation_a_stream_cannot_run_gets_a_typed_error(served: Cluster) -> None:
+    mutation = "mutation { pauseProcessing { paused } }"  # never over GET
+    body = await curl(
+        served.graphql_url,
+        "-G",
+        "-H",
+        "Accept: text/event-stream",
+        "--data-urlencode",
+        f"query={mutation}",
+    )
+
+    data = next(line for line in body.splitlines() if line.startswith("data: "))
+    error = json.loads(data.removeprefix("data: "))["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST"
+    assert "Traceback" not in (served.logs / "api.log").read_text()
