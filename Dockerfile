@@ -34,7 +34,7 @@ RUN uv sync --frozen --no-dev
 
 # Debian's policy forbids the PDF coder and MAGICK_CONFIGURE_PATH cannot lift that:
 # the project's allowlist policy replaces the system file.
-RUN deploy/install-policy.sh tasks/policy/policy.xml
+RUN deploy/install-policy.sh tasks/sandbox/policy/policy.xml
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin pagemill \
     && mkdir -p /data \

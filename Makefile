@@ -21,10 +21,11 @@ run: setup ## Serve the API with the embedded worker, SQLite and in-memory broke
 test: services ## Run the whole test suite against the real PostgreSQL and Redis
 	uv run pytest
 
-lint: setup ## ruff check, ruff format --check, mypy
+lint: setup ## ruff check, ruff format --check, mypy, import-linter (layers, no circles)
 	uv run ruff check .
 	uv run ruff format --check .
 	uv run mypy .
+	uv run lint-imports
 
 check: check-migrations check-schema check-openapi ## Fail when generated files drift from the code
 
@@ -39,11 +40,11 @@ check-schema: setup ## Fail when schema.graphql differs from the code
 	fi
 
 openapi: setup ## Regenerate openapi.json (the REST face) from the code
-	uv run python -m gql.rest > openapi.json.tmp
+	uv run python -m gql.openapi_export > openapi.json.tmp
 	mv openapi.json.tmp openapi.json
 
 check-openapi: setup ## Fail when openapi.json differs from the code
-	uv run python -m gql.rest | diff -u openapi.json - \
+	uv run python -m gql.openapi_export | diff -u openapi.json - \
 		|| { echo "openapi.json is stale: run make openapi" >&2; exit 1; }
 
 migrations: setup ## Write the next aerich migration for PostgreSQL and SQLite (NAME=...)

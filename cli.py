@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
-import mimetypes
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec
 
 import httpx
 import typer
-import websockets
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-from rich.table import Column, Table
+from rich.table import Table
 from websockets.exceptions import WebSocketException
 
+from client.graphql import (
+    PROCESSING,
+    UPLOAD_STATUS,
+    WORKERS,
+    WS_PING_SECONDS,
+    ClientError,
+    graphql,
+    upload_files,
+)
+from client.progress import follow, print_upload
 from settings import get_settings
 
 app = typer.Typer(help="Documents in, PNG pages out.", no_args_is_help=True)
@@ -33,24 +38,6 @@ Url = Annotated[str, typer.Option("--url", envvar="PAGEMILL_URL", help="GraphQL 
 Token = Annotated[
     str | None, typer.Option("--token", envvar="PAGEMILL_TOKEN", help="Bearer token.")
 ]
-WS_PING_SECONDS = 20.0  # keepalive for graphql-transport-ws, which has no ping of its own
-TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
-RECONNECTS = 5  # a dropped subscription resumes after the last sequence seen
-
-CREATE_UPLOAD = """mutation($files: [File!]!, $key: String) {
-  createUpload(files: $files, idempotencyKey: $key) { id status documents { id filename } } }"""
-UPLOAD_STATUS = """query($id: ID!) { upload(id: $id) {
-  id status documentCount pageCount createdAt finishedAt archiveUrl
-  documents { id index filename status pageCount errorCode errorMessage
-    pages { number width height url } } } }"""
-UPLOAD_EVENTS = """subscription($id: ID!, $after: Int) { uploadEvents(id: $id, after: $after) {
-  sequence kind uploadStatus documentId documentStatus pagesDone pageCount errorCode } }"""
-PROCESSING = "paused pendingDocuments inProgressDocuments activeWorkers"
-WORKERS = "query { workers { id host pid heartbeatAt currentDocument conversionsDone rssBytes } }"
-
-
-class ClientError(Exception):
-    """The server answered with GraphQL errors or an unexpected message."""
 
 
 def client_command(func: Callable[P, None]) -> Callable[P, None]:
@@ -65,191 +52,6 @@ def client_command(func: Callable[P, None]) -> Callable[P, None]:
             raise typer.Exit(1) from exc
 
     return wrapper
-
-
-def _headers(token: str | None) -> dict[str, str]:
-    # A non-empty Apollo-Require-Preflight lets multipart requests through the CSRF guard.
-    headers = {"Apollo-Require-Preflight": "true"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-def _data(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:  # not GraphQL at all, e.g. a proxy's error page
-        response.raise_for_status()
-        raise ClientError(f"not a GraphQL response from {response.url}") from None
-    if body.get("errors"):
-        raise ClientError("; ".join(e.get("message", str(e)) for e in body["errors"]))
-    response.raise_for_status()
-    data: dict[str, Any] = body["data"]
-    return data
-
-
-def graphql(url: str, query: str, variables: dict[str, Any], token: str | None) -> dict[str, Any]:
-    """Run one GraphQL query or mutation over HTTP and return its data."""
-    payload = {"query": query, "variables": variables}
-    return _data(httpx.post(url, json=payload, headers=_headers(token), timeout=60))
-
-
-def multipart_form(query: str, count: int, key: str | None = None) -> dict[str, str]:
-    """The `operations` and `map` fields of a GraphQL multipart request whose file parts,
-    named "0".."count-1", fill `$files` in order (plus `$key` when given)."""
-    variables: dict[str, Any] = {"files": [None] * count}
-    if key is not None:
-        variables["key"] = key
-    operations = {"query": query, "variables": variables}
-    file_map = {str(i): [f"variables.files.{i}"] for i in range(count)}
-    return {"operations": json.dumps(operations), "map": json.dumps(file_map)}
-
-
-def upload_files(url: str, files: list[Path], key: str | None, token: str | None) -> dict[str, Any]:
-    """Send files as a GraphQL multipart request (operations, map, then one part per file)."""
-    with ExitStack() as stack:
-        parts = {
-            str(i): (path.name, stack.enter_context(path.open("rb")), _mime(path))
-            for i, path in enumerate(files)
-        }
-        form = multipart_form(CREATE_UPLOAD, len(files), key)
-        response = httpx.post(url, data=form, files=parts, headers=_headers(token), timeout=300)
-    upload: dict[str, Any] = _data(response)["createUpload"]
-    return upload
-
-
-def _mime(path: Path) -> str:
-    return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-
-
-def _ws_url(url: str) -> str:
-    return "ws" + url.removeprefix("http") if url.startswith("http") else url
-
-
-Handler = Callable[[dict[str, Any]], None]
-
-
-async def _subscribe(url: str, variables: dict[str, Any], token: str | None, on: Handler) -> None:
-    # The token goes in the handshake's headers, where the API's guard reads it.
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with websockets.connect(
-        _ws_url(url),
-        subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
-        additional_headers=headers,
-    ) as ws:
-        await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
-        if json.loads(await ws.recv()).get("type") != "connection_ack":
-            raise ClientError("server refused the WebSocket connection")
-        query = {"query": UPLOAD_EVENTS, "variables": variables}
-        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": query}))
-        async for raw in ws:
-            message = json.loads(raw)
-            kind = message.get("type")
-            if kind == "ping":
-                await ws.send(json.dumps({"type": "pong"}))
-            elif kind == "next":
-                if message["payload"].get("errors"):
-                    raise ClientError(str(message["payload"]["errors"]))
-                on(message["payload"]["data"]["uploadEvents"])
-            elif kind == "error":
-                raise ClientError(str(message.get("payload")))
-            elif kind == "complete":
-                return
-        raise websockets.ConnectionClosedError(None, None)
-
-
-async def watch_events(url: str, upload_id: str, token: str | None, on: Handler) -> None:
-    """Follow uploadEvents until the server completes the stream, resuming after drops."""
-    seen: dict[str, int | None] = {"after": None}
-
-    def track(event: dict[str, Any]) -> None:
-        seen["after"] = event["sequence"]
-        on(event)
-
-    for attempt in range(RECONNECTS + 1):
-        try:
-            await _subscribe(url, {"id": upload_id, **seen}, token, track)
-            return
-        except (websockets.ConnectionClosedError, OSError):
-            if attempt == RECONNECTS:
-                raise
-            await asyncio.sleep(1.0 + attempt)  # e.g. an API replica restarting
-
-
-class ProgressView:
-    """Pages done / page count and documents done, fed by upload events."""
-
-    def __init__(self, progress: Progress, documents: int) -> None:
-        self.progress = progress
-        self.documents = documents
-        self.pages: dict[str, tuple[int, int | None]] = {}
-        self.done: set[str] = set()
-        self.task = progress.add_task("converting", total=None)
-
-    def seed(self, upload: dict[str, Any]) -> None:
-        """Per-document counts from a status query (the snapshot only has sums)."""
-        for doc in upload["documents"]:
-            self.pages[doc["id"]] = (len(doc["pages"]), doc["pageCount"])
-            if doc["status"] in TERMINAL:
-                self.done.add(doc["id"])
-        self.render()
-
-    def on_event(self, event: dict[str, Any]) -> None:
-        """Fold one document event into the counters."""
-        doc = event.get("documentId")
-        if doc and event["kind"] != "SNAPSHOT":
-            self.pages[doc] = (event.get("pagesDone") or 0, event.get("pageCount"))
-            if event.get("documentStatus") in TERMINAL:
-                self.done.add(doc)
-        self.render()
-
-    def render(self) -> None:
-        """Redraw the bar; its total stays open until every page count is known."""
-        # A document that failed before counting its pages adds none.
-        counts = [0 if c is None and d in self.done else c for d, (_, c) in self.pages.items()]
-        known = len(counts) == self.documents and None not in counts
-        total = sum(c or 0 for c in counts) if known else None
-        done = sum(d for d, _ in self.pages.values())
-        label = f"documents {len(self.done)}/{self.documents}, pages"
-        self.progress.update(self.task, completed=done, total=total, description=label)
-
-
-def follow(url: str, upload: dict[str, Any], token: str | None) -> None:
-    """Show a live progress bar for an upload until it is terminal."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console) as progress:
-        view = ProgressView(progress, len(upload["documents"]))
-
-        def on_event(event: dict[str, Any]) -> None:
-            if event["kind"] == "SNAPSHOT":
-                view.seed(graphql(url, UPLOAD_STATUS, {"id": upload["id"]}, token)["upload"])
-            else:
-                view.on_event(event)
-
-        asyncio.run(watch_events(url, upload["id"], token, on_event))
-
-
-def print_upload(upload: dict[str, Any]) -> None:
-    """Tables of an upload's documents, pages and errors."""
-    console.print(f"upload [bold]{upload['id']}[/] {upload['status']}")
-    docs = Table("#", "document", "filename", "status", "pages")
-    pages = Table("document", "page", "size", Column("url", overflow="fold"))
-    errors = Table("filename", "error", "message")
-    for doc in upload["documents"]:
-        docs.add_row(str(doc["index"]), doc["id"], doc["filename"], doc["status"],
-                     str(doc["pageCount"] if doc["pageCount"] is not None else "-"))  # fmt: skip
-        for page in doc["pages"]:
-            size = f"{page['width']}x{page['height']}"
-            pages.add_row(doc["filename"], str(page["number"]), size, page["url"])
-        if doc["errorCode"]:
-            errors.add_row(doc["filename"], doc["errorCode"], doc["errorMessage"] or "")
-    console.print(docs)
-    if pages.row_count:
-        console.print(pages)
-    if errors.row_count:
-        console.print(errors)
-    if upload.get("archiveUrl"):
-        console.print(f"archive: {upload['archiveUrl']}")
 
 
 def fetch_upload(url: str, upload_id: str, token: str | None) -> dict[str, Any]:
@@ -299,7 +101,7 @@ def worker(
     processes: Annotated[int, typer.Option(help="Worker processes on this host.")] = 1,
 ) -> None:
     """Run conversion workers fed by the Redis broker."""
-    from tasks.worker import main  # type: ignore[import-not-found, import-untyped, unused-ignore]
+    from tasks.runtime.supervisor import main
 
     if status := main(processes=processes):
         raise typer.Exit(status)

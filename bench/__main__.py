@@ -8,9 +8,7 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -18,6 +16,7 @@ from typing import Any
 
 from bench import inputs, report
 from bench.measure import MiB
+from bench.tools import ensure_tools
 
 PROJECT = Path(__file__).resolve().parents[1]
 INPUTS = PROJECT / "scratch" / "bench" / "inputs"
@@ -26,26 +25,10 @@ PARTS = {
     "conversion": ["conversion"],
     "service": ["throughput", "subscriptions", "api", "errors"],
 }
-# Debian packages of the raw tools the benchmark compares against, installed when missing.
-TOOLS = {"vipsthumbnail": "libvips-tools", "wrk": "wrk"}
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def ensure_tools() -> None:
-    """Install missing comparison tools with apt-get (this is a root Debian machine)."""
-    missing = [pkg for tool, pkg in TOOLS.items() if shutil.which(tool) is None]
-    if not missing:
-        return
-    if os.geteuid() != 0 or shutil.which("apt-get") is None:
-        log(f"missing {missing}: install them to compare against them")
-        return
-    log(f"installing {' '.join(missing)}")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=False, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=False, env=env)
 
 
 def conversion(quick: bool) -> list[dict[str, Any]]:

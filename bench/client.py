@@ -13,7 +13,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from cli import multipart_form
+from client.graphql import multipart_form
 
 CREATE = """mutation($files: [File!]!) { createUpload(files: $files) { id documents { id } } }"""
 EVENTS = """subscription($id: ID!) { uploadEvents(id: $id) {

@@ -22,8 +22,8 @@ from PIL import Image
 
 from bench.warm import child_argv
 from settings import Settings
-from tasks.engine import Limits, pdf_density
-from tasks.runner import ConversionJob, job_payload, limits_from_settings
+from tasks.engine.geometry import Limits, pdf_density
+from tasks.sandbox.runner import ConversionJob, job_payload, limits_from_settings
 from tests.fixtures.make import A0, A4, PdfPage, build_pdf, gradient
 
 

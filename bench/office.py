@@ -25,8 +25,8 @@ from PIL import Image, ImageDraw
 
 from bench.measure import MiB, measure
 from settings import get_settings
-from tasks.office_pool import OfficePool
-from tasks.office_server import Jail
+from tasks.sandbox.office_jail import jail_prefix
+from tasks.sandbox.office_pool import OfficePool
 
 PAGES = {"docx-1p": 1, "docx-20p": 20}
 WARM_REPEATS = 5
@@ -139,7 +139,7 @@ def run() -> dict[str, Any]:
         root = Path(scratch)
         sources = {name: make_docx(root / f"{name}.docx", pages) for name, pages in PAGES.items()}
         warm = asyncio.run(_warm(sources, root))
-        jail = asyncio.run(Jail.get())
+        jail = asyncio.run(jail_prefix())
         profile = root / "cold-profile"
         _cold(sources["docx-1p"], root / "cold", profile, jail)  # creates the profile
         results: dict[str, Any] = {"warm_first_document_s": warm["first_document_s"]}

@@ -8,7 +8,6 @@ Ghostscript and pdftoppm have none.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from PIL import Image
 
 from bench.inputs import Input, letter_pdf, photo
 from bench.measure import MiB, Run, measure, median
-from bench.warm import WarmChild
+from bench.warm import WarmChild, child_env, child_job
 
 PROJECT = Path(__file__).resolve().parents[1]
 MAX_SIDE = 3500
@@ -150,29 +149,6 @@ def raw_commands(
             str(out / "p.png"),
         ],
     }
-
-
-def child_job(inp: Input, pages_dir: Path) -> dict[str, object]:
-    """The job a worker hands its conversion child for `inp`."""
-    from settings import Settings
-    from tasks.runner import ConversionJob, job_payload
-
-    return job_payload(
-        ConversionJob(source=inp.path, kind=inp.kind, pages_dir=pages_dir), Settings()
-    )
-
-
-def child_env(home: Path) -> dict[str, str]:
-    """The environment of every measured process: one thread, a private $HOME."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
-    env.update(
-        HOME=str(home),
-        MAGICK_THREAD_LIMIT="1",
-        OMP_NUM_THREADS="1",
-        VIPS_CONCURRENCY="1",
-        PAGEMILL_STORAGE_DIR=str(home / "storage"),
-    )
-    return env
 
 
 def _first_png(out: Path) -> tuple[int, int] | None:

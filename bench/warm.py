@@ -15,11 +15,14 @@ import sys
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import psutil
 
 from bench.measure import Run, TreeSampler
+
+if TYPE_CHECKING:
+    from bench.inputs import Input
 
 PROJECT = Path(__file__).resolve().parents[1]
 
@@ -28,14 +31,14 @@ def child_argv(*, direct: bool = True) -> list[str]:
     """The command line of a conversion child; `direct=False` when a wrapper (time, py-spy)
     starts it, so that it does not wait for this process to be its parent."""
     from settings import Settings
-    from tasks.children import resources_of
+    from tasks.sandbox.pool import resources_of
 
     resources = {**resources_of(Settings()), "parent": os.getpid() if direct else 0}
-    return [sys.executable, "-m", "tasks.child", json.dumps(resources)]
+    return [sys.executable, "-m", "tasks.sandbox.child", json.dumps(resources)]
 
 
 class WarmChild:
-    """`python -m tasks.child` kept running across measured jobs."""
+    """`python -m tasks.sandbox.child` kept running across measured jobs."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
@@ -110,3 +113,26 @@ def _high_water(pid: int) -> int:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def child_job(inp: Input, pages_dir: Path) -> dict[str, object]:
+    """The job a worker hands its conversion child for `inp`."""
+    from settings import Settings
+    from tasks.sandbox.runner import ConversionJob, job_payload
+
+    return job_payload(
+        ConversionJob(source=inp.path, kind=inp.kind, pages_dir=pages_dir), Settings()
+    )
+
+
+def child_env(home: Path) -> dict[str, str]:
+    """The environment of every measured process: one thread, a private $HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
+    env.update(
+        HOME=str(home),
+        MAGICK_THREAD_LIMIT="1",
+        OMP_NUM_THREADS="1",
+        VIPS_CONCURRENCY="1",
+        PAGEMILL_STORAGE_DIR=str(home / "storage"),
+    )
+    return env

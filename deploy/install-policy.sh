@@ -3,7 +3,7 @@
 # Only replacing /etc/ImageMagick-6/policy.xml lifts Debian's "none" for the PDF coder;
 # an extra policy on MAGICK_CONFIGURE_PATH can only add restrictions.
 set -eu
-policy="${1:-tasks/policy/policy.xml}"
+policy="${1:-tasks/sandbox/policy/policy.xml}"
 target="${2:-/etc/ImageMagick-6/policy.xml}"
 
 if [ ! -f "$policy" ]; then

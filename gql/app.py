@@ -23,10 +23,10 @@ from gql.schema import build_schema
 from gql.security import RequestGuard
 from gql.view import GraphQLView, graphql_routes
 from models.db import tortoise_config
-from models.storage import LocalStorage
 from settings import Settings, get_settings
-from tasks.broker import broker
-from tasks.events import close_bus
+from tasks.bus import close_bus
+from tasks.runtime.tasks import broker  # the embedded mode runs the worker's tasks here
+from tasks.storage import LocalStorage
 
 logger = logging.getLogger(__name__)
 

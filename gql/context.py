@@ -12,8 +12,8 @@ from strawberry.fastapi import BaseContext
 from gql.loaders import Loaders
 from gql.principals import Principal, principal_of
 from gql.security import bearer_token
-from models.storage import LocalStorage
 from settings import Settings
+from tasks.storage import LocalStorage
 
 
 @dataclass

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from prometheus_client import Counter
 from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+
+from tasks.service.errors import Rejected
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,16 @@ class PayloadTooLarge(ApiError):
 
 class Forbidden(ApiError):
     code = FORBIDDEN
+
+
+@contextmanager
+def rejections() -> Iterator[None]:
+    """Turns a service command's refusal into the typed API error of the same code."""
+    try:
+        yield
+    except Rejected as exc:
+        kind = PayloadTooLarge if exc.code == PAYLOAD_TOO_LARGE else BadUserInput
+        raise kind(exc.message) from None
 
 
 def error_body(message: str, code: str) -> dict[str, Any]:

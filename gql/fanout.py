@@ -12,156 +12,24 @@ from the last event it got; the room never waits for one slow client.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
-from enum import Enum
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
-import strawberry
-from graphql import DocumentNode, ExecutionResult, parse
-from graphql.execution import execute_subscription_event
-from starlette.websockets import WebSocket
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
-
 from gql.context import Context
+from gql.delivery import Delivery
+from gql.members import Ending, Group, Member, Outcome, document_of
 from gql.sequencer import Sequencer, sequence_of
-from gql.types import UploadEvent
 from models import progress
 from models.upload import EventKind
 from settings import Settings
-from tasks.events import get_bus
+from tasks.bus import get_bus
 
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 30.0  # idle check of the upload's sequence, as for a single subscriber
 SEND_SECONDS = 0.5  # a member whose socket takes longer than this leaves the room
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """Where the messages of one graphql-transport-ws operation go."""
-
-    schema: strawberry.Schema
-    websocket: WebSocket
-    operation_id: str
-    query: str
-    variables: dict[str, Any] | None
-    operation_name: str | None
-
-
-# Set by the WebSocket handler for the task that runs one operation.
-DELIVERY: ContextVar[Delivery | None] = ContextVar("pagemill_delivery", default=None)
-
-
-class FanOutWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws, telling the operation's resolvers where its messages go."""
-
-    async def run_operation(self, operation: Operation[Any, Any]) -> None:
-        websocket = getattr(self.websocket, "ws", None)
-        if isinstance(websocket, WebSocket) and isinstance(operation.query, str):
-            DELIVERY.set(
-                Delivery(
-                    self.schema,  # type: ignore[arg-type]
-                    websocket,
-                    operation.id,
-                    operation.query,
-                    operation.variables,
-                    operation.operation_name,
-                )
-            )
-        await super().run_operation(operation)
-
-
-class Ending(Enum):
-    """How a member's time in a room ended."""
-
-    DONE = "done"  # UPLOAD_DONE was sent: the subscription is complete
-    FALLBACK = "fallback"  # continue on the ordinary path after `last`
-    EXPIRED = "expired"  # the subscription's maximum lifetime is over
-    GONE = "gone"  # the socket is closed
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The ending and the sequence of the last event the member was sent."""
-
-    ending: Ending
-    last: int
-
-
-@lru_cache(maxsize=256)
-def _document(query: str) -> DocumentNode:
-    return parse(query)
-
-
-class Group:
-    """Members sharing one operation, variables and base URL: rendered once per event."""
-
-    def __init__(self, executor: Any, context: Context) -> None:
-        self.executor = executor
-        self.context = context
-        self.rendered: tuple[int, str | None] = (-1, None)
-
-    def render(self, payload: dict[str, Any]) -> str | None:
-        """The "payload" JSON of a next message for this event; None if it errs here."""
-        sequence = sequence_of(payload)
-        if self.rendered[0] == sequence:
-            return self.rendered[1]
-        event = UploadEvent.from_payload(payload, self.context)
-        result = execute_subscription_event(self.executor.build_per_event_executor(event))
-        body = None
-        if isinstance(result, ExecutionResult) and not result.errors:
-            with contextlib.suppress(TypeError, ValueError):
-                body = json.dumps({"data": result.data}, separators=(",", ":"))
-        elif isinstance(result, Awaitable):  # never for UploadEvent's plain fields
-            result.close()  # type: ignore[attr-defined]
-        self.rendered = (sequence, body)
-        return body
-
-
-@dataclass(eq=False)
-class Member:
-    """One subscriber in a room."""
-
-    websocket: WebSocket
-    group: Group
-    last: int
-    head: str  # the next message up to its payload
-    outcome: asyncio.Future[Outcome] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
-
-    @classmethod
-    def of(cls, delivery: Delivery, group: Group, last: int) -> Member:
-        head = f'{{"id":{json.dumps(delivery.operation_id)},"type":"next","payload":'
-        return cls(delivery.websocket, group, last, head)
-
-    async def send(self, payload: dict[str, Any]) -> bool:
-        """Send one event; False when this member cannot be served here."""
-        body = self.group.render(payload)
-        if body is None:
-            self.end(Ending.FALLBACK)
-            return False
-        try:
-            await self.websocket.send_text(f"{self.head}{body}}}")
-        except Exception:  # disconnected: the operation is being cleaned up
-            self.end(Ending.GONE)
-            return False
-        self.last = sequence_of(payload)
-        return True
-
-    def end(self, ending: Ending) -> None:
-        if not self.outcome.done():
-            self.outcome.set_result(Outcome(ending, self.last))
 
 
 class Room:
@@ -186,7 +54,7 @@ class Room:
         if group is None:
             executor = delivery.schema.execution_context_class.build(
                 delivery.schema._schema,  # the graphql-core schema strawberry executes on
-                _document(delivery.query),
+                document_of(delivery.query),
                 context_value=context,
                 raw_variable_values=delivery.variables,
                 operation_name=delivery.operation_name,
@@ -322,8 +190,3 @@ def hub_for(settings: Settings) -> Hub:
     if _hub is None or _hub.loop is not loop or _hub.bus is not get_bus(settings):
         _hub = Hub(settings)
     return _hub
-
-
-def current_delivery() -> Delivery | None:
-    """The WebSocket delivery of the running operation, if it has one."""
-    return DELIVERY.get()

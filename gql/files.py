@@ -10,16 +10,16 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from tortoise import Tortoise
 from tortoise.functions import Count
 
 from gql import metrics as metrics_module
 from gql.principals import owner_filter, sees_all
 from gql.security import request_principal
-from models.storage import LocalStorage
 from models.upload import Document, ErrorCode, Status, Upload
 from settings import Settings
+from tasks.storage import LocalStorage
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +31,6 @@ MEDIA_TYPES = {
     ".zip": "application/zip",
     ".json": "application/json",
 }
-UPLOADS_CREATED = Counter("pagemill_uploads_created", "Uploads accepted by createUpload")
-DOCUMENTS_CREATED = Counter("pagemill_documents_created", "Documents accepted by createUpload")
 DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
 FAILED = Gauge("pagemill_documents_failed", "FAILED documents by error code", ["error_code"])
 READY_TIMEOUT = 3.0

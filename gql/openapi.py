@@ -54,11 +54,3 @@ def build(app: FastAPI) -> dict[str, Any]:
 def install(app: FastAPI) -> None:
     """Serve this document at /openapi.json."""
     app.openapi = lambda: build(app)  # type: ignore[method-assign]
-
-
-def openapi_document() -> dict[str, Any]:
-    """The service's OpenAPI document, as served."""
-    from gql.app import create_app
-    from settings import Settings
-
-    return create_app(Settings()).openapi()

@@ -14,9 +14,10 @@ from gql.loaders import prefetch
 from gql.node import Node
 from gql.pagination import MAX_PAGE_SIZE, UploadConnection, upload_connection
 from gql.principals import owner_filter
-from gql.types import Document, Page, Upload, Worker
+from gql.status_types import Worker
+from gql.types import Document, Page, Upload
 from models import upload as m
-from tasks import control
+from tasks.service import control
 
 
 def parse_id(value: str, what: str = "id") -> UUID:

@@ -1,11 +1,10 @@
 """The REST face for job-style clients: /api/v1/jobs over the same service as GraphQL.
 
-`python -m gql.rest` prints the OpenAPI document (committed as openapi.json; see gql.openapi).
+`python -m gql.openapi_export` prints its OpenAPI document (openapi.json; see gql.openapi).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated
 from uuid import UUID
@@ -14,17 +13,17 @@ from fastapi import APIRouter, File, Header, Path, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, Field
 
-from gql import service
 from gql.context import base_url_of, file_url
-from gql.errors import NotFound
+from gql.errors import NotFound, rejections
 from gql.multipart import limited_form_route
-from gql.openapi import PREFLIGHT_HEADER, openapi_document, problem_responses
+from gql.openapi import PREFLIGHT_HEADER, problem_responses
 from gql.principals import Principal, owner_filter
 from gql.problems import NOT_READY, problem
 from gql.security import request_principal
 from models import upload as m
-from models.storage import LocalStorage
 from settings import Settings
+from tasks.service import intake, uploads
+from tasks.storage import LocalStorage
 
 PREFIX = "/api/v1"
 JobId = Annotated[UUID, Path(description="The job id (the upload's id in GraphQL)")]
@@ -94,7 +93,8 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     ) -> JobCreated:
         principal = request_principal(request, settings)
         owner = principal.owner if principal else None
-        row = await service.accept_upload(files, idempotency_key, storage, settings, owner)
+        with rejections():
+            row = await intake.accept_upload(files, idempotency_key, storage, settings, owner)
         return JobCreated(
             job_id=row.id, file_count=row.document_count, status_url=job_url(request, row.id)
         )
@@ -140,10 +140,10 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         operation_id="cancel_job",
     )
     async def cancel_job(request: Request, job_id: JobId) -> JobOut:
-        found = await _upload(job_id, request_principal(request, settings))
-        row = await service.cancel_upload(found.id)
+        visible = owner_filter(request_principal(request, settings))
+        row = await uploads.cancel(job_id, visible)
         if row is None:
-            raise NotFound(f"No job {found.id}")
+            raise NotFound(f"No job {job_id}")
         return await _job(row, request, job_url(request, row.id, "/download"))
 
     async def _job(row: m.Upload, request: Request, download_url: str) -> JobOut:
@@ -188,7 +188,3 @@ def _file(doc: m.Document, base: str, pages: list[PageOut]) -> FileOut:
         pdf_url=file_url(base, doc.pdf_path) if doc.pdf_path else None,
         pages=pages,
     )
-
-
-if __name__ == "__main__":
-    print(json.dumps(openapi_document(), indent=2, sort_keys=True))  # noqa: T201

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from models import progress
-from tasks.events import RESYNC
+from tasks.bus import RESYNC
 
 
 class Sequencer:

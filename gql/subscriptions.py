@@ -11,16 +11,18 @@ import strawberry
 from strawberry.types import Info
 
 from gql.context import Context
+from gql.delivery import current_delivery
 from gql.errors import NotFound
-from gql.fanout import Ending, current_delivery, hub_for
+from gql.fanout import hub_for
+from gql.members import Ending
 from gql.metrics import SUBSCRIPTIONS
 from gql.principals import owner_filter, sees_all
 from gql.queries import parse_id
 from gql.sequencer import Sequencer, sequence_of
-from gql.types import UploadEvent
+from gql.status_types import UploadEvent
 from models import progress
 from models.upload import TERMINAL, EventKind, Status, Upload
-from tasks.events import get_bus
+from tasks.bus import get_bus
 
 # Without any event for this long the upload's sequence is checked, in case a notification
 # was lost without the bus noticing; gaps, overflows and reconnects are caught sooner.

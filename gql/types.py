@@ -37,7 +37,8 @@ def loaded(value: Awaitable[R], convert: Callable[[R], T]) -> T:
     return cast(T, later())
 
 
-def _error_code(value: str | None) -> m.ErrorCode | None:
+def error_code_of(value: str | None) -> m.ErrorCode | None:
+    """The ErrorCode a stored or published code names, None when there is none."""
     return m.ErrorCode(value) if value else None
 
 
@@ -139,7 +140,7 @@ class Document(Node):
             size_bytes=row.size_bytes,
             sha256=row.sha256,
             page_count=row.page_count,
-            error_code=_error_code(row.error_code),
+            error_code=error_code_of(row.error_code),
             error_message=row.error_message,
             original=StoredFile(
                 path=row.original_path,
@@ -199,70 +200,3 @@ class Upload(Node):
             sequence=row.sequence,
             archive_url=archive,
         )
-
-
-@strawberry.type(description="A progress event; the first of every subscription is SNAPSHOT")
-class UploadEvent:
-    sequence: int
-    kind: m.EventKind
-    upload_id: strawberry.ID
-    upload_status: m.Status | None
-    document_id: strawberry.ID | None
-    document_status: m.Status | None
-    pages_done: int | None
-    page_count: int | None
-    page: Page | None
-    error_code: m.ErrorCode | None
-
-    @classmethod
-    def from_payload(cls, data: dict[str, Any], ctx: Context) -> UploadEvent:
-        page = data.get("page")
-        doc_status = data.get("document_status")
-        up_status = data.get("upload_status")
-        doc_id = data.get("document_id")
-        return cls(
-            sequence=int(data["sequence"]),
-            kind=m.EventKind(data["kind"]),
-            upload_id=strawberry.ID(str(data["upload_id"])),
-            upload_status=m.Status(up_status) if up_status else None,
-            document_id=strawberry.ID(str(doc_id)) if doc_id else None,
-            document_status=m.Status(doc_status) if doc_status else None,
-            pages_done=data.get("pages_done"),
-            page_count=data.get("page_count"),
-            page=Page.from_payload(page, ctx) if page else None,
-            error_code=_error_code(data.get("error_code")),
-        )
-
-
-@strawberry.type(description="A live worker process, from its heartbeat")
-class Worker:
-    id: str
-    host: str
-    pid: int
-    started_at: datetime
-    heartbeat_at: datetime
-    current_document: strawberry.ID | None
-    conversions_done: int
-    rss_bytes: float = strawberry.field(description="Resident memory in bytes")
-
-    @classmethod
-    def from_model(cls, row: m.WorkerState) -> Worker:
-        current = row.current_document
-        return cls(
-            id=row.id,
-            host=row.host,
-            pid=row.pid,
-            started_at=row.started_at,
-            heartbeat_at=row.heartbeat_at,
-            current_document=strawberry.ID(str(current)) if current else None,
-            conversions_done=row.conversions_done,
-            rss_bytes=float(row.rss_bytes),
-        )
-
-
-@strawberry.type(description="Whether workers take new documents, and the backlog")
-class ProcessingState:
-    paused: bool
-    pending_documents: int
-    in_progress_documents: int
-    active_workers: int

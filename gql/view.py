@@ -27,8 +27,8 @@ from strawberry.types.unset import UNSET
 
 from gql.context import Context
 from gql.cors import refused_origin_reason
+from gql.delivery import FanOutWSHandler
 from gql.errors import ApiError
-from gql.fanout import FanOutWSHandler
 from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
 from gql.pollcache import PollCache

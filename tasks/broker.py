@@ -7,15 +7,14 @@ import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import LockError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from taskiq import AckableMessage, AsyncBroker, InMemoryBroker, TaskiqEvents, TaskiqState
+from taskiq import AckableMessage, AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
 from settings import Settings, get_settings
+from tasks.redis_retry import reconnecting
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +23,6 @@ STREAM_MAXLEN = 100_000
 RECONNECT_SECONDS = 1.0
 # A lock lost with a restarted Redis cannot be released: the new server no longer has it.
 LOST_CONNECTION = (RedisConnectionError, RedisTimeoutError, OSError, LockError)
-
-
-def reconnecting() -> dict[str, object]:
-    """Connection options that retry a command on a fresh connection: pooled connections go
-    stale when Redis restarts, and redis-py does not retry by default."""
-    return {
-        "retry": Retry(ExponentialBackoff(cap=1.0, base=0.1), 3),
-        "retry_on_error": [RedisConnectionError, RedisTimeoutError],
-    }
 
 
 class ReconnectingStreamBroker(RedisStreamBroker):
@@ -114,10 +104,8 @@ def make_broker(settings: Settings) -> AsyncBroker:
         )
     else:
         # Tasks run in the API process; conversions still go to a child process each.
-        # The in-memory broker bypasses the receiver's limit, so convert.py bounds concurrency.
+        # The in-memory broker bypasses the receiver's limit: the runtime bounds concurrency.
         new = InMemoryBroker(max_stored_results=100)
-    new.add_event_handler(TaskiqEvents.WORKER_STARTUP, _worker_startup)
-    new.add_event_handler(TaskiqEvents.WORKER_SHUTDOWN, _worker_shutdown)
     return new
 
 
@@ -126,16 +114,6 @@ def is_embedded(target: AsyncBroker) -> bool:
     return isinstance(target, InMemoryBroker)
 
 
-async def _worker_startup(state: TaskiqState) -> None:
-    from tasks.worker import start_runtime
-
-    await start_runtime(state, embedded=is_embedded(broker))
-
-
-async def _worker_shutdown(state: TaskiqState) -> None:
-    from tasks.worker import stop_runtime
-
-    await stop_runtime(state, embedded=is_embedded(broker))
-
-
+# Made at import so tasks can be declared on it; no connection is opened until it is used.
+# Worker startup and shutdown handlers are added by the runtime (tasks/runtime/lifecycle.py).
 broker: AsyncBroker = make_broker(get_settings())

@@ -1,4 +1,4 @@
-"""The progress event bus: notifications of committed state, in-process or over Redis pub/sub."""
+"""The event bus between processes: Redis pub/sub, one channel per upload."""
 
 from __future__ import annotations
 
@@ -6,97 +6,22 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections import defaultdict
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from contextlib import asynccontextmanager
+from typing import Any
 from uuid import UUID
 
 import redis.asyncio as aioredis
 
-from settings import Settings
-from tasks.broker import reconnecting
+from tasks.listener import RESYNC, Listener
+from tasks.redis_retry import reconnecting
 
 logger = logging.getLogger(__name__)
 
 SUBSCRIBE_TIMEOUT = 10.0
-
-
-class Listener:
-    """One listener's events of one upload, in arrival order (also an async iterator)."""
-
-    def __init__(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self.queue = queue
-
-    def __aiter__(self) -> Listener:
-        return self
-
-    async def __anext__(self) -> dict[str, Any]:
-        return await self.queue.get()
-
-    async def next(self, timeout: float) -> dict[str, Any] | None:
-        """The next event, or None when none came within `timeout` seconds."""
-        try:
-            return self.queue.get_nowait()
-        except asyncio.QueueEmpty:
-            pass
-        try:
-            async with asyncio.timeout(timeout):
-                return await self.queue.get()
-        except TimeoutError:
-            return None
-
-
-class EventBus(Protocol):
-    """Publishes progress events of an upload and lets subscribers listen to them."""
-
-    async def publish(self, upload_id: UUID, event: dict[str, Any]) -> None: ...
-
-    def listen(self, upload_id: UUID) -> AbstractAsyncContextManager[Listener]: ...
-
-    async def close(self) -> None: ...
-
-
-class InProcessBus:
-    """Events between tasks of one process (the embedded default): one queue per listener."""
-
-    def __init__(self) -> None:
-        self._listeners: defaultdict[UUID, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
-
-    async def publish(self, upload_id: UUID, event: dict[str, Any]) -> None:
-        """Hand the event to every current listener of the upload."""
-        for queue in list(self._listeners.get(upload_id, ())):
-            queue.put_nowait(event)
-
-    @asynccontextmanager
-    async def listen(self, upload_id: UUID) -> AsyncIterator[Listener]:
-        """Subscribed on enter; yields the upload's events until the context exits."""
-        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._listeners[upload_id].add(queue)
-        try:
-            yield Listener(queue)
-        finally:
-            listeners = self._listeners.get(upload_id)
-            if listeners is not None:
-                listeners.discard(queue)
-                if not listeners:
-                    del self._listeners[upload_id]
-
-    def listener_count(self, upload_id: UUID) -> int:
-        """How many listeners an upload has (for tests and metrics)."""
-        return len(self._listeners.get(upload_id, ()))
-
-    async def close(self) -> None:
-        """Nothing to release: listeners leave on their own."""
-
-
 MAX_CONNECTIONS = 10_000  # Redis's own default maxclients
 LISTENER_QUEUE = 1_000  # events a listener may lag behind before it must refill from the log
 RECONNECT_DELAY = 1.0
-
-# Handed to a listener in place of events it may have missed (its queue overflowed, or Redis
-# was reconnected): the listener reads the event log instead. Compared by identity.
-RESYNC: dict[str, Any] = {"resync": True}
 
 
 class _Channel:
@@ -276,23 +201,3 @@ class RedisBus:
             await self._stop()
         await self._subscriber.aclose()
         await self._client.aclose()
-
-
-_buses: dict[str, EventBus] = {}
-
-
-def get_bus(settings: Settings) -> EventBus:
-    """The process's event bus: Redis pub/sub when Redis is configured, else in-process."""
-    key = settings.redis_url
-    bus = _buses.get(key)
-    if bus is None:
-        bus = RedisBus(settings.redis_url, settings.redis_prefix) if key else InProcessBus()
-        _buses[key] = bus
-    return bus
-
-
-async def close_bus(settings: Settings) -> None:
-    """Close this process's bus (a later get_bus makes a new one)."""
-    bus = _buses.pop(settings.redis_url, None)
-    if bus is not None:
-        await bus.close()

@@ -84,6 +84,6 @@ async def redis_url() -> AsyncIterator[str]:
 async def conversion_children() -> AsyncIterator[None]:
     """Warm conversion children started by in-process tests are stopped with the run."""
     yield
-    from tasks.children import close_pool
+    from tasks.sandbox.pool import close_pool
 
     await close_pool()

@@ -19,7 +19,9 @@ from typer.testing import CliRunner, Result
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.typing import Subprotocol
 
-from cli import ProgressView, app, watch_events
+from cli import app
+from client.graphql import watch_events
+from client.progress import ProgressView
 from settings import get_settings
 from tests.e2e.harness import BIN, PROJECT, Cluster, cluster_env
 

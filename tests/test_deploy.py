@@ -110,7 +110,7 @@ def test_image_runs_pagemill_as_a_user_with_the_project_policy() -> None:
     for package in ("imagemagick", "ghostscript", "libmagickwand-dev"):
         assert package in text
     assert "uv sync --frozen" in text
-    assert "deploy/install-policy.sh tasks/policy/policy.xml" in text
+    assert "deploy/install-policy.sh tasks/sandbox/policy/policy.xml" in text
     users = [line.split()[1] for line in lines if line.startswith("USER ")]
     assert users and users[-1] not in ("root", "0")
     assert 'ENTRYPOINT ["pagemill"]' in text

@@ -2,7 +2,7 @@
 
 The same contract as the Wand path: the header is checked before any pixel is decoded, the
 picture is auto-oriented, made sRGB (grey stays grey, alpha stays), fitted exactly as
-`engine.fit` says and written at 8 bits. Importing this module locks libvips down for the
+`geometry.fit` says and written at 8 bits. Importing this module locks libvips down for the
 whole process: only the PNG and JPEG file loaders and the PNG file saver may run.
 """
 
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pyvips
 
-from tasks.engine import ConversionError, Limits, fit
+from tasks.engine.errors import ConversionError
+from tasks.engine.geometry import Limits, fit
 
 # Every loader and saver is blocked but these: libvips never picks a decoder by sniffing.
 ALLOWED_FOREIGN = ("VipsForeignLoadPngFile", "VipsForeignLoadJpegFile", "VipsForeignSavePngFile")

@@ -1,92 +1,16 @@
-"""Office documents: recognise them by content, tell encrypted ones, configure LibreOffice.
+"""Office documents: tell encrypted ones, configure LibreOffice, place the PDF rendition.
 
-Pure like the engine (no DB, Redis or asyncio). The worker's warm LibreOffice instances
-(tasks/office_server.py) turn a document into its PDF rendition, which is then paged like
-any uploaded PDF.
+Office kinds are recognised by the one sniffer (tasks/engine/kinds.py). The worker's warm
+LibreOffice instances (tasks/sandbox/office_server.py) turn a document into its PDF
+rendition, which is then paged like any uploaded PDF.
 """
 
 from __future__ import annotations
 
-import mmap
 import zipfile
-import zlib
 from pathlib import Path
 
-from tasks.engine import CONTENT_TYPES as IMAGE_TYPES
-from tasks.engine import EXTENSIONS as IMAGE_EXTENSIONS
-from tasks.engine import sniff
-
-OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-# OOXML main parts and ODF mimetypes: the container alone does not say what it holds.
-OOXML_PARTS = {
-    "word/document.xml": "docx",
-    "xl/workbook.xml": "xlsx",
-    "ppt/presentation.xml": "pptx",
-}
-ODF_MIMETYPES = {
-    b"application/vnd.oasis.opendocument.text": "odt",
-    b"application/vnd.oasis.opendocument.spreadsheet": "ods",
-    b"application/vnd.oasis.opendocument.presentation": "odp",
-}
-OFFICE_TYPES = {
-    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    "odt": "application/vnd.oasis.opendocument.text",
-    "ods": "application/vnd.oasis.opendocument.spreadsheet",
-    "odp": "application/vnd.oasis.opendocument.presentation",
-    "doc": "application/msword",
-    "rtf": "application/rtf",
-    # A password-protected OOXML file is an OLE2 container holding the encrypted package.
-    "encrypted-office": "application/x-ole-storage",
-}
-OFFICE_KINDS = frozenset(OFFICE_TYPES)
-CONTENT_TYPES = {**IMAGE_TYPES, **OFFICE_TYPES}
-EXTENSIONS = {**IMAGE_EXTENSIONS, **{kind: kind for kind in OFFICE_TYPES}}
-EXTENSIONS["encrypted-office"] = "bin"
-CONVERTIBLE = frozenset({"pdf", "png", "jpeg"} | OFFICE_KINDS)
-HEAD = 4096
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError, KeyError,
-              NotImplementedError, RuntimeError, zlib.error)  # fmt: skip
-
-
-def sniff_path(path: Path) -> str | None:
-    """The kind of a file by content: the engine's kinds, or an office kind."""
-    with path.open("rb") as handle:
-        head = handle.read(HEAD)
-    kind = sniff(head)
-    if kind == "zip":
-        return _zip_kind(path) or "zip"
-    if kind is None and head.startswith(OLE2_MAGIC):
-        return _ole2_kind(path)
-    if kind is None and head.startswith(b"{\\rtf"):
-        return "rtf"
-    return kind
-
-
-def _zip_kind(path: Path) -> str | None:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist())
-            if "mimetype" in names:
-                with zf.open("mimetype") as entry:  # bounded: the entry may be a bomb
-                    return ODF_MIMETYPES.get(entry.read(128).strip())
-            if "[Content_Types].xml" in names:
-                return next((kind for part, kind in OOXML_PARTS.items() if part in names), None)
-    except ZIP_ERRORS:
-        return None
-    return None
-
-
-def _ole2_kind(path: Path) -> str | None:
-    # Directory entries name their streams in UTF-16LE; looking for the names in the bytes
-    # avoids a compound-file parser and is enough to tell the few containers we take.
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        if data.find("EncryptedPackage".encode("utf-16-le")) >= 0:
-            return "encrypted-office"
-        if data.find("WordDocument".encode("utf-16-le")) >= 0:
-            return "doc"
-    return None
+from tasks.engine.errors import ZIP_ERRORS
 
 
 def is_encrypted(source: Path, kind: str) -> bool:

@@ -1,43 +1,25 @@
-"""What `pagemill worker` runs: taskiq worker processes plus heartbeats, sweeper and drain."""
+"""What `pagemill worker` runs: taskiq worker processes, kept alive and drained on SIGTERM."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import multiprocessing
 import os
-import random
 import signal
-import threading
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from types import FrameType
-from typing import Any
 
-from taskiq import TaskiqState
 from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import start_listen
 
-from settings import Settings, get_settings
+from settings import get_settings
 from tasks.logs import setup_logging
+from tasks.runtime.lifecycle import SHUTDOWN_SECONDS
 
 logger = logging.getLogger(__name__)
 
-# Broker shutdown (cancelling leftovers, handing documents back) gets this long.
-SHUTDOWN_SECONDS = 15.0
 RESTART_BACKOFF = 2.0  # seconds a worker process must have lived to be restarted at once
-
-
-@dataclass
-class Runtime:
-    """Background loops of one process that runs conversions."""
-
-    worker_id: str
-    started_at: datetime
-    loops: list[asyncio.Task[None]] = field(default_factory=list)
 
 
 def main(processes: int = 1) -> int:
@@ -46,8 +28,8 @@ def main(processes: int = 1) -> int:
     if not settings.redis_url:
         raise SystemExit("pagemill worker needs PAGEMILL_REDIS_URL (the embedded API converts)")
     args = WorkerArgs(
-        broker="tasks.broker:broker",
-        modules=["tasks.convert"],
+        broker="tasks.runtime.tasks:broker",
+        modules=["tasks.runtime.tasks"],
         workers=processes,
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
         # One conversion at a time per process and nothing prefetched: scale with processes.
@@ -124,161 +106,3 @@ class Supervisor:
             child.kill()
             child.join()
         return 1 if stuck else 0
-
-
-async def start_runtime(state: TaskiqState, *, embedded: bool) -> None:
-    """Worker startup: database and bus (worker processes), heartbeat and sweeper loops."""
-    from tasks.convert import WORKER_ID
-
-    settings = get_settings()
-    if not embedded:
-        await _open_db()
-        _arm_hard_stop(settings)
-        _requeue_on_reset(settings)
-    runtime = Runtime(worker_id=WORKER_ID, started_at=datetime.now(UTC))
-    runtime.loops = [
-        asyncio.create_task(_every(settings.lease_seconds / 3, lambda: _beat(runtime))),
-        asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
-    ]
-    state.runtime = runtime
-    # The first document should not wait for a conversion child's imports.
-    runtime.loops.append(asyncio.create_task(_prewarm(settings)))
-    logger.info("worker %s started (embedded=%s)", runtime.worker_id, embedded)
-
-
-async def stop_runtime(state: TaskiqState, *, embedded: bool) -> None:
-    """Worker shutdown: stop loops, stop leftover conversions, forget this worker."""
-    from models.db import close_db
-    from tasks.children import close_pool
-    from tasks.control import remove_worker
-    from tasks.convert import Activity
-    from tasks.events import close_bus
-    from tasks.office_pool import close_shared_pool
-
-    runtime: Runtime | None = getattr(state, "runtime", None)
-    if runtime is None:
-        return
-    for loop_task in runtime.loops:
-        loop_task.cancel()
-    leftovers = list(Activity.running)
-    for task in leftovers:
-        # Cancelling kills the conversion child and hands the document back (convert.py).
-        task.cancel()
-    if leftovers:
-        logger.warning("stopping %d unfinished conversions", len(leftovers))
-        await asyncio.wait(leftovers, timeout=SHUTDOWN_SECONDS / 2)
-    await close_shared_pool()
-    with contextlib.suppress(Exception):
-        await remove_worker(runtime.worker_id)
-    await close_pool()
-    state.runtime = None
-    if not embedded:
-        await close_bus(get_settings())
-        await close_db()
-
-
-async def _open_db() -> None:
-    from tortoise.context import get_current_context, set_global_context
-
-    from models.db import init_db
-
-    await init_db()
-    context = get_current_context()
-    # taskiq runs shutdown in a new task that does not inherit the startup context: make this
-    # process's only database context the global fallback.
-    if context is not None:
-        with contextlib.suppress(Exception):
-            set_global_context(context)
-
-
-def _cancel_running() -> None:
-    from tasks.convert import Activity
-
-    for task in list(Activity.running):
-        logger.warning("drain period over: stopping conversion of %s", Activity.running[task])
-        task.cancel()
-
-
-def _arm_hard_stop(settings: Settings) -> None:
-    # taskiq drains on SIGTERM/SIGINT, but stopping the stream reader was seen to hang: after
-    # the drain and shutdown budgets, leave regardless.
-    budget = settings.drain_seconds + SHUTDOWN_SECONDS + 5.0
-    armed = threading.Event()
-
-    loop = asyncio.get_running_loop()
-
-    def hard_stop() -> None:
-        logger.error("worker did not stop within %.0fs; exiting hard", budget)
-        os._exit(1)
-
-    def drain_deadline() -> None:
-        # taskiq waits for running tasks without a limit (a recycling process must finish its
-        # last conversion); on a signal, conversions still running after the drain period
-        # are cancelled, which kills their child and hands the document back.
-        loop.call_later(settings.drain_seconds, _cancel_running)
-
-    def chain(previous: Any) -> Callable[[int, FrameType | None], None]:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            if not armed.is_set():
-                armed.set()
-                timer = threading.Timer(budget, hard_stop)
-                timer.daemon = True
-                timer.start()
-                loop.call_soon_threadsafe(drain_deadline)
-            if callable(previous):
-                previous(signum, frame)
-
-        return handler
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, chain(signal.getsignal(sig)))
-
-
-def _requeue_on_reset(settings: Settings) -> None:
-    from tasks.broker import ReconnectingStreamBroker, broker
-
-    async def requeue_all() -> None:
-        from tasks.sweeper import sweep
-
-        # Every queued message went with the old Redis: queue each unfinished document again
-        # now rather than after the pending grace period (duplicates find the lease taken).
-        queued = await sweep(settings, pending_after=0)
-        logger.warning("Redis came back empty: %d documents queued again", len(queued))
-
-    if isinstance(broker, ReconnectingStreamBroker) and not broker.on_reset:
-        broker.on_reset.append(requeue_all)
-
-
-async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
-    # Jittered so many processes do not hit the database in lockstep.
-    while True:
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("background step failed")
-        await asyncio.sleep(seconds * random.uniform(0.8, 1.2))  # noqa: S311
-
-
-async def _prewarm(settings: Settings) -> None:
-    from tasks.children import get_pool
-
-    try:
-        await get_pool().prewarm(settings)
-    except Exception:
-        logger.warning("could not start a conversion child ahead of work", exc_info=True)
-
-
-async def _beat(runtime: Runtime) -> None:
-    from tasks.control import heartbeat
-    from tasks.convert import Activity
-
-    current = next(iter(Activity.running.values()), None)
-    await heartbeat(runtime.worker_id, runtime.started_at, current, Activity.conversions_done)
-
-
-async def _sweep(settings: Settings) -> None:
-    from tasks.sweeper import sweep
-
-    await sweep(settings)

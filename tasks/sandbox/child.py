@@ -1,4 +1,4 @@
-"""The conversion child: `python -m tasks.child RESOURCES`, JSON jobs on stdin, JSON lines out.
+"""The conversion child: `python -m tasks.sandbox.child RESOURCES`; JSON jobs in, JSON lines out.
 
 A child is kept warm between documents: it sets its limits and imports the engine once,
 then reads one job per line and answers each with protocol lines ending in "done" or
@@ -18,6 +18,12 @@ import signal
 import sys
 from pathlib import Path
 from typing import IO, Any
+
+# None of these loads Wand, pyvips or pikepdf: warm_up() does, once the limits are set.
+from tasks.engine import convert as engine
+from tasks.engine.errors import ConversionError
+from tasks.engine.geometry import Limits
+from tasks.engine.pages import PageResult
 
 POLICY_DIR = Path(__file__).resolve().with_name("policy")
 MiB = 1024 * 1024
@@ -102,11 +108,9 @@ def _emitter(out: IO[str]) -> Any:
 
 def run(job: dict[str, Any], out: IO[str]) -> None:
     """Runs one job, writing protocol lines to out; the last is "done" or "error"."""
-    from tasks import engine
-
     emit = _emitter(out)
 
-    def on_page(page: engine.PageResult) -> None:
+    def on_page(page: PageResult) -> None:
         emit(
             event="page",
             number=page.number,
@@ -122,12 +126,12 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
             Path(job["source"]),
             job["kind"],
             Path(job["pages_dir"]),
-            engine.Limits(**job["limits"]),
+            Limits(**job["limits"]),
             done.__contains__,
             lambda count: emit(event="count", pages=count),
             on_page,
         )
-    except engine.ConversionError as exc:
+    except ConversionError as exc:
         emit(event="error", code=exc.code, message=exc.message)
         return
     except MemoryError:
@@ -162,8 +166,6 @@ def main() -> int:
 
 def warm_up(resources: dict[str, Any]) -> str | None:
     """Loads the engine's libraries; why it cannot within the memory cap, if so."""
-    from tasks import engine  # only now: the limits above must be in place first
-
     try:
         engine.warm_up(resources["image_engine"])
         return None

@@ -1,6 +1,6 @@
 """A long-lived LibreOffice behind JSON lines: run by the system Python, which has `uno`.
 
-`/usr/bin/python3 -I tasks/office_bridge.py --unoserver DIR --profile DIR --port N ...`
+`/usr/bin/python3 -I tasks/sandbox/office_bridge.py --unoserver DIR --profile DIR --port N ...`
 starts soffice listening for UNO on 127.0.0.1:N, connects unoserver's UnoConverter to it,
 writes {"ready": true, "pid": <soffice pid>} and then answers one request per stdin line:
 {"source": path, "target": path} -> {"ok": true} or {"error": "CORRUPT_FILE", "message": ...}.

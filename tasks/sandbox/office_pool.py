@@ -7,10 +7,10 @@ import dataclasses
 from pathlib import Path
 
 from settings import Settings
-from tasks import office
-from tasks.engine import ConversionError
-from tasks.office_server import OfficeServer
-from tasks.runner import ConversionJob
+from tasks.engine import office
+from tasks.engine.errors import ConversionError
+from tasks.sandbox.office_server import OfficeServer
+from tasks.sandbox.runner import ConversionJob
 
 
 class OfficePool:
@@ -35,22 +35,22 @@ class OfficePool:
         await asyncio.gather(*(server.close() for server in self.servers))
 
 
-class Shared:
-    """This process's pool; it belongs to the event loop that first used it."""
-
-    pool: OfficePool | None = None
+# This process's pool; it belongs to the event loop that first used it.
+_pool: OfficePool | None = None
 
 
 def shared_pool(size: int) -> OfficePool:
     """The process's pool, made with `size` instances on first use."""
-    if Shared.pool is None:
-        Shared.pool = OfficePool(size)
-    return Shared.pool
+    global _pool
+    if _pool is None:
+        _pool = OfficePool(size)
+    return _pool
 
 
 async def close_shared_pool() -> None:
     """Stops the process's LibreOffice instances (worker and embedded API shutdown)."""
-    pool, Shared.pool = Shared.pool, None
+    global _pool
+    pool, _pool = _pool, None
     if pool is not None:
         await pool.close()
 

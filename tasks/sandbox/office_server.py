@@ -1,6 +1,6 @@
-"""Warm LibreOffice for a worker process: a pool of long-lived instances, one per slot.
+"""One warm LibreOffice of a worker process: a long-lived bridge and its soffice.
 
-Each instance is tasks/office_bridge.py run by the system Python (which has `uno`) in a
+Each instance is tasks/sandbox/office_bridge.py run by the system Python (which has `uno`) in a
 private network namespace and a process group of its own; it starts soffice once and then
 converts one document at a time. An instance is replaced after `office_recycle_after`
 documents and after any failure; past `office_timeout` its whole process group is killed.
@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import json
 import logging
 import os
 import shutil
 import signal
-import socket
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -24,67 +22,26 @@ from typing import Any
 import psutil
 
 from settings import Settings
-from tasks import office
-from tasks.engine import ConversionError
-from tasks.runner import MEMORY_SIGNALS
+from tasks.engine import office
+from tasks.engine.errors import ConversionError
+from tasks.engine.kinds import EXTENSIONS
+from tasks.sandbox.office_jail import (
+    UNO_PORT,
+    free_port,
+    jail_prefix,
+    soffice_binary,
+    unoserver_dir,
+)
+from tasks.sandbox.procs import drain_tail, exit_code, kill_group, last_line
 
 logger = logging.getLogger(__name__)
 
 BRIDGE = Path(__file__).resolve().with_name("office_bridge.py")
 START_SECONDS = 60.0  # a cold LibreOffice with a fresh profile starts in 2-5 s
-UNO_PORT = 2002  # on the namespace's own loopback, so every instance can use it
 REAP_SECONDS = 10.0
 STDERR_KEEP = 16 * 1024
 PROFILE_PREFIX = "pagemill-office-"
 _EOF: dict[str, Any] = {}
-
-
-def unoserver_dir() -> Path:
-    """The installed unoserver package, found without importing it (it needs uno)."""
-    spec = importlib.util.find_spec("unoserver")
-    if spec is None or not spec.submodule_search_locations:
-        raise ConversionError("INTERNAL", "the unoserver package is not installed")
-    return Path(next(iter(spec.submodule_search_locations)))
-
-
-def soffice_binary() -> str:
-    """soffice.bin itself: the `soffice` script's launcher would hide its pid and status."""
-    found = shutil.which("soffice") or shutil.which("libreoffice") or "soffice"
-    real = Path(found).resolve().with_name("soffice.bin")
-    return str(real) if real.is_file() else found
-
-
-class Jail:
-    """How bridges are started without network: a command prefix, probed once per process."""
-
-    prefix: list[str] | None = None
-
-    @classmethod
-    async def get(cls) -> list[str]:
-        """`unshare --net` (or with --map-root-user when not root); [] if neither works."""
-        if cls.prefix is None:
-            cls.prefix = await _probe_jail()
-        return cls.prefix
-
-
-async def _probe_jail() -> list[str]:
-    unshare = shutil.which("unshare")
-    if unshare is None:
-        return []
-    for prefix in ([unshare, "--net"], [unshare, "--net", "--map-root-user"]):
-        probe = await asyncio.create_subprocess_exec(
-            *prefix, "true", stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
-        )
-        if await probe.wait() == 0:
-            return prefix
-    logger.warning("no network namespace available: LibreOffice shares the host network")
-    return []
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class OfficeServer:
@@ -115,7 +72,7 @@ class OfficeServer:
             work = Path(tempfile.mkdtemp(prefix="office-", dir=target.parent))
             try:
                 # LibreOffice picks its import filter partly by extension: name it by kind.
-                named = work / f"document.{office.EXTENSIONS[kind]}"
+                named = work / f"document.{EXTENSIONS[kind]}"
                 os.symlink(source.resolve(), named)
                 produced = work / "document.pdf"
                 await self._convert(named, produced, settings)
@@ -161,11 +118,11 @@ class OfficeServer:
         user = self.profile / "user"
         user.mkdir()
         (user / "registrymodifications.xcu").write_text(office.REGISTRY)
-        jail = await Jail.get()
+        jail = await jail_prefix()
         command = [
             *jail, settings.office_python, "-I", str(BRIDGE),
             "--unoserver", str(unoserver_dir()), "--profile", str(self.profile),
-            "--port", str(UNO_PORT if jail else _free_port()), "--soffice", soffice_binary(),
+            "--port", str(UNO_PORT if jail else free_port()), "--soffice", soffice_binary(),
             "--memory-limit-mb", str(settings.office_memory_limit_mb),
             *(["--loopback-up"] if jail else []),
         ]  # fmt: skip
@@ -180,7 +137,7 @@ class OfficeServer:
         )
         self._readers = [
             asyncio.create_task(_read_replies(self._proc, self._replies)),
-            asyncio.create_task(_drain(self._proc, self._stderr)),
+            asyncio.create_task(drain_tail(self._proc.stderr, self._stderr, STDERR_KEEP)),
         ]
         await self._wait_ready()
 
@@ -210,8 +167,7 @@ class OfficeServer:
             if profile is not None:
                 shutil.rmtree(profile, ignore_errors=True)
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)  # the group stays reserved while it has members
+        kill_group(proc.pid)
         task = asyncio.create_task(_reap(proc, soffice, profile, readers))
         self._reaping.add(task)
         task.add_done_callback(self._reaping.discard)
@@ -235,13 +191,6 @@ async def _read_replies(proc: asyncio.subprocess.Process, replies: asyncio.Queue
         if isinstance(reply, dict):
             replies.put_nowait(reply)
     replies.put_nowait(_EOF)
-
-
-async def _drain(proc: asyncio.subprocess.Process, keep: bytearray) -> None:
-    assert proc.stderr is not None  # noqa: S101 (piped)
-    while chunk := await proc.stderr.read(65536):
-        keep += chunk
-        del keep[:-STDERR_KEEP]
 
 
 async def _reap(
@@ -278,9 +227,8 @@ def _failure(reply: dict[str, Any], stderr: bytearray, source: Path) -> Conversi
     if "exited" in reply:
         status = int(reply["exited"])
         if status < 0:
-            sig = signal.Signals(-status)
-            code = "RESOURCE_LIMIT" if sig in MEMORY_SIGNALS else "WORKER_CRASHED"
-            return ConversionError(code, f"LibreOffice was killed by {sig.name}")
+            killed = signal.Signals(-status).name
+            return ConversionError(exit_code(status), f"LibreOffice was killed by {killed}")
         return ConversionError("WORKER_CRASHED", f"LibreOffice exited with status {status}")
     if reply is _EOF:
         detail = _last_line(stderr) or "no detail"
@@ -292,5 +240,4 @@ def _failure(reply: dict[str, Any], stderr: bytearray, source: Path) -> Conversi
 
 
 def _last_line(stderr: bytearray) -> str:
-    lines = stderr.decode("utf-8", "replace").strip().splitlines()
-    return lines[-1][:300] if lines else ""
+    return last_line(stderr.decode("utf-8", "replace"))

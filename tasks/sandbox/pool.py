@@ -1,4 +1,4 @@
-"""Warm conversion children: `python -m tasks.child` processes kept between documents.
+"""Warm conversion children: `python -m tasks.sandbox.child` processes kept between documents.
 
 Starting a child costs ~0.8 s of imports, more than converting a small image; a pool per
 process hands out idle children and replaces them after `child_max_jobs` documents or after
@@ -12,21 +12,19 @@ import contextlib
 import json
 import logging
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from settings import Settings
+from tasks.sandbox.procs import drain_tail, kill_group
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDERR_KEEP = 64 * 1024
 MAX_IDLE = 4  # per set of resources; more idle children than concurrent slots are waste
-# Typed outcomes of a child that stayed sane: checks on the input, not failures of the child.
-KEEP_AFTER = frozenset({"UNSUPPORTED_FORMAT", "CORRUPT_FILE", "ENCRYPTED_PDF", "TOO_LARGE"})
 
 
 def resources_of(settings: Settings) -> dict[str, Any]:
@@ -77,10 +75,7 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL the child's process group, reaching a Ghostscript it runs too."""
-        # The group id is the child's pid (start_new_session); it stays reserved while any
-        # member lives, so this cannot hit an unrelated group.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
+        kill_group(self.proc.pid)
 
     async def stop(self) -> int:
         """Kill the child and reap it; its exit status."""
@@ -109,15 +104,6 @@ class Child:
 
     def stderr_text(self) -> str:
         return self.stderr.decode("utf-8", "replace")
-
-
-async def _drain(proc: asyncio.subprocess.Process, keep: bytearray) -> None:
-    """Keeps the tail of the child's stderr (a full pipe would block the child)."""
-    if proc.stderr is None:
-        return
-    while chunk := await proc.stderr.read(65536):
-        keep += chunk
-        del keep[:-STDERR_KEEP]
 
 
 class ChildPool:
@@ -163,7 +149,7 @@ class ChildPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "tasks.child",
+            "tasks.sandbox.child",
             json.dumps({**resources, "parent": os.getpid()}),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
@@ -172,7 +158,7 @@ class ChildPool:
             cwd=PROJECT_ROOT,
         )
         child = Child(proc, key, max_jobs)
-        child.drain = asyncio.create_task(_drain(proc, child.stderr))
+        child.drain = asyncio.create_task(drain_tail(proc.stderr, child.stderr, STDERR_KEEP))
         logger.debug("started conversion child %d", proc.pid)
         return child
 

@@ -12,18 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from settings import Settings
-from tasks.children import KEEP_AFTER, PROJECT_ROOT, Child, get_pool
-from tasks.engine import Limits, PageResult
+from tasks.engine.errors import KEEP_AFTER, RETRIABLE
+from tasks.engine.geometry import Limits
+from tasks.engine.pages import PageResult
+from tasks.sandbox.pool import Child, get_pool
+from tasks.sandbox.procs import exit_code, last_line
 
 logger = logging.getLogger(__name__)
-
-__all__ = ["PROJECT_ROOT", "ConversionJob", "ConversionOutcome", "run_conversion"]
-
-RETRIABLE = frozenset({"RESOURCE_LIMIT", "WORKER_CRASHED"})
-# Signals that, under an address-space cap, mean "ran out of memory": the OOM killer sends
-# SIGKILL, and a failed allocation in C code often ends in SIGSEGV or SIGBUS.
-MEMORY_SIGNALS = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS})
-MEMORY_MARKERS = ("MemoryError", "cache resources exhausted", "std::bad_alloc", "VMerror")
 
 
 @dataclass
@@ -36,7 +31,7 @@ class ConversionJob:
     done_pages: list[int] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ConversionOutcome:
     """How a conversion ended; retriable when it was killed or crashed."""
 
@@ -161,14 +156,10 @@ def _outcome(progress: _Progress) -> ConversionOutcome:
 
 
 def _crashed(progress: _Progress, returncode: int, text: str) -> ConversionOutcome:
-    last = text.strip().splitlines()[-1][:300] if text.strip() else ""
+    code = exit_code(returncode, text)
     if returncode < 0:
-        sig = signal.Signals(-returncode)
-        code = "RESOURCE_LIMIT" if sig in MEMORY_SIGNALS else "WORKER_CRASHED"
-        message = f"conversion process killed by {sig.name}"
+        message = f"conversion process killed by {signal.Signals(-returncode).name}"
     else:
-        memory = any(marker in text for marker in MEMORY_MARKERS)
-        code = "RESOURCE_LIMIT" if memory else "WORKER_CRASHED"
-        message = f"conversion process exited with status {returncode}: {last}"
+        message = f"conversion process exited with status {returncode}: {last_line(text)}"
     logger.warning("conversion failed (%s): %s", code, text[-2000:])
     return ConversionOutcome(progress.count, code, message, retriable=True)

@@ -48,6 +48,18 @@ async def processing_state(settings: Settings) -> ProcessingState:
     )
 
 
+async def pause(settings: Settings) -> ProcessingState:
+    """Stop workers from starting new documents; the state afterwards."""
+    await set_paused(True)
+    return await processing_state(settings)
+
+
+async def resume(settings: Settings) -> ProcessingState:
+    """Let workers start new documents again; the state afterwards."""
+    await set_paused(False)
+    return await processing_state(settings)
+
+
 def new_worker_id() -> str:
     """A unique id for this worker process (host, pid and a random part)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"

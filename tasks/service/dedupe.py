@@ -10,19 +10,21 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 from tortoise.expressions import Q
 
-from models.storage import LocalStorage
 from models.upload import Document, Page, Status
 from settings import Settings
-from tasks import pipeline
+from tasks.engine.pages import PageResult
+from tasks.sandbox.runner import ConversionOutcome
+from tasks.service import documents
+from tasks.service.enqueue import pending_grace
+from tasks.service.pages import keep_page
+from tasks.storage import LocalStorage
 
 logger = logging.getLogger(__name__)
 
-Publish = Callable[[UUID, list[dict[str, Any]]], Awaitable[None]]
 Kick = Callable[[list[UUID]], Awaitable[None]]
 # How often a document waiting for an identical one still converting looks again.
 WAIT_SECONDS = 0.5
@@ -51,7 +53,7 @@ async def completed_source(doc: Document, settings: Settings) -> Document | None
     """The latest identical document completed within the dedupe window, if any."""
     if doc.settings_fingerprint is None or not doc.sha256:
         return None
-    since = pipeline.now() - timedelta(seconds=settings.dedupe_window)
+    since = documents.now() - timedelta(seconds=settings.dedupe_window)
     return (
         await Document.filter(
             _same_content(doc, settings), status=Status.COMPLETED, finished_at__gte=since
@@ -77,7 +79,7 @@ async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> 
     doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
     if doc is None or doc.settings_fingerprint is None or not doc.sha256:
         return Plan(deferred=False, identical=doc is not None)
-    since = pipeline.now() - timedelta(seconds=settings.dedupe_window)
+    since = documents.now() - timedelta(seconds=settings.dedupe_window)
     # One query for both questions: most documents have no identical content at all.
     candidates = (
         await Document.filter(_same_content(doc, settings))
@@ -95,12 +97,10 @@ async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> 
         # instead of queueing behind each other.
         return Plan(deferred=False, identical=True)
     source = candidates[0]
-    from tasks.convert import pending_grace  # at call time: tasks.convert imports this module
-
     # Left PENDING and queued again shortly from here; the sweeper only steps in after the
     # usual grace (if this process goes away), or every waiting document would be queued
     # once more on each sweep while the queue is long.
-    until = pipeline.now() + timedelta(seconds=pending_grace(settings))
+    until = documents.now() + timedelta(seconds=pending_grace(settings))
     await Document.filter(id=document_id, status=Status.PENDING).update(lease_expires=until)
     logger.info("document %s waits for identical document %s", document_id, source.id)
     task = asyncio.create_task(_kick_later(document_id, kick))
@@ -127,8 +127,8 @@ async def claim_fingerprint(doc: Document, settings: Settings) -> None:
 
 
 async def reuse(
-    doc: Document, owner: str, settings: Settings, publish: Publish
-) -> tuple[bool, pipeline.Finish | None]:
+    doc: Document, owner: str, settings: Settings
+) -> tuple[bool, ConversionOutcome | None]:
     """Give a started document the pages of an identical completed one.
 
     Returns (handled, finish): handled False means convert as usual; a None finish means the
@@ -142,7 +142,7 @@ async def reuse(
         return False, None
     storage = LocalStorage(settings.storage_dir)
     try:
-        return True, await _link_pages(doc, source, pages, owner, settings, storage, publish)
+        return True, await _link_pages(doc, source, pages, owner, settings, storage)
     except FileNotFoundError:
         logger.warning("pages of %s are gone; converting %s instead", source.id, doc.id)
         return False, None
@@ -155,9 +155,8 @@ async def _link_pages(
     owner: str,
     settings: Settings,
     storage: LocalStorage,
-    publish: Publish,
-) -> pipeline.Finish | None:
-    upload_id = pipeline.upload_id_of(doc)
+) -> ConversionOutcome | None:
+    upload_id = documents.upload_id_of(doc)
     target_dir = storage.pages_dir(upload_id, doc.id)
     targets = [target_dir / Path(page.path).name for page in pages]
     # Every file first: a source page gone missing leaves nothing recorded to undo.
@@ -169,26 +168,17 @@ async def _link_pages(
         await asyncio.to_thread(_link, storage.root / source.pdf_path, rendition)
         pdf_path = storage.relative(rendition)
     await Document.filter(id=doc.id).update(deduplicated_from=source.id, pdf_path=pdf_path)
-    await pipeline.set_page_count(doc.id, owner, len(pages))
+    await documents.set_page_count(doc.id, owner, len(pages))
     for page, target in zip(pages, targets, strict=True):
-        try:
-            events = await pipeline.record_page(
-                doc.id,
-                owner,
-                settings,
-                upload_id=upload_id,
-                page_count=len(pages),
-                number=page.number,
-                width=page.width,
-                height=page.height,
-                path=storage.relative(target),
-                size_bytes=page.size_bytes,
-            )
-        except pipeline.LeaseLost:
+        result = PageResult(page.number, page.width, page.height, target, page.size_bytes)
+        kept = await keep_page(
+            doc.id, owner, settings, upload_id=upload_id, page_count=len(pages), page=result,
+            path=storage.relative(target),
+        )  # fmt: skip
+        if not kept:
             return None
-        await publish(upload_id, events)
     logger.info("document %s reuses %d pages of %s", doc.id, len(pages), source.id)
-    return pipeline.Finish(len(pages), None, None, retriable=False)
+    return ConversionOutcome(len(pages), None, None, retriable=False)
 
 
 def _link(source: Path, target: Path) -> None:

@@ -1,319 +1,96 @@
-"""Intake: store uploaded files under ids, expand zips safely, create rows, queue conversions."""
+"""Intake: accept files as one upload, store them and their rows in one go, queue conversions."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import logging
-import os
 import shutil
-import stat
-import tempfile
-import zipfile
-import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 from uuid import UUID, uuid4
 
+from prometheus_client import Counter
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models.progress import append_event
-from models.storage import LocalStorage
-from models.upload import Document, ErrorCode, EventKind, Status, Upload
+from models.upload import Document, EventKind, Status, Upload
 from settings import Settings
-from tasks.convert import enqueue_documents, finish_upload, publish
-from tasks.dedupe import fingerprint
-from tasks.office import CONTENT_TYPES, CONVERTIBLE, EXTENSIONS, sniff_path
+from tasks.service.enqueue import enqueue_documents
+from tasks.service.errors import InvalidInput, RequestTooLarge
+from tasks.service.files import Readable, discard, place, plan_files, spool, tmp_dir
+from tasks.service.notify import publish
+from tasks.service.planned import IncomingFile, Planned
+from tasks.service.uploads import finish_upload
+from tasks.storage import LocalStorage
 
 logger = logging.getLogger(__name__)
 
-CHUNK = 1024 * 1024
-HEAD = 4096
-UNSUPPORTED = "Not a PDF, PNG, JPEG or office document (by content)"
-# Small entries may compress extremely well for honest reasons; judge the ratio past this size.
-RATIO_FLOOR = 1024 * 1024
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
-              NotImplementedError, zlib.error, RuntimeError)  # fmt: skip
+UPLOADS_CREATED = Counter("pagemill_uploads_created", "Uploads accepted by createUpload")
+DOCUMENTS_CREATED = Counter("pagemill_documents_created", "Documents accepted by createUpload")
 
 
-class TooLarge(Exception):
-    """A file passed max_file_bytes while it was being stored."""
+class Part(Readable, Protocol):
+    """A multipart file part with the size the request declared for it."""
+
+    @property
+    def size(self) -> int | None: ...
 
 
-class Readable(Protocol):
-    filename: str | None
-    file: BinaryIO
-
-
-@dataclass
-class IncomingFile:
-    filename: str
-    path: Path  # a temporary file under the storage root, moved into place by create_upload
-    size: int
-    sha256: str | None = None
-
-
-@dataclass
-class Planned:
-    """One future document: where its bytes are now, what they are, or why it failed."""
-
-    filename: str
-    source: Path | None
-    size: int
-    sha256: str
-    kind: str | None
-    error: tuple[ErrorCode, str] | None = None
-
-
-def tmp_dir(storage: LocalStorage) -> Path:
-    """Scratch space on the storage volume, so moving files into place is a rename."""
-    path = storage.root / "tmp"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-async def spool(upload: Readable, storage: LocalStorage, settings: Settings) -> IncomingFile:
-    """Copy one multipart file part under the storage root, hashing and counting its bytes."""
-    filename = upload.filename or "unnamed"
-    directory = tmp_dir(storage)
-    return await asyncio.to_thread(_copy, upload.file, filename, directory, settings.max_file_bytes)
-
-
-def _copy(src: BinaryIO, filename: str, directory: Path, limit: int) -> IncomingFile:
-    src.seek(0)
-    fd, name = tempfile.mkstemp(dir=directory, prefix="in-")
-    digest, size = hashlib.sha256(), 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            while chunk := src.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    raise TooLarge(
-                        f"{filename!r} has more than {limit} bytes, the limit "
-                        f"({size} received when it was cut off)"
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        os.unlink(name)
-        raise
-    return IncomingFile(filename, Path(name), size, digest.hexdigest())
-
-
-def discard(files: list[IncomingFile]) -> None:
-    """Remove temporary files that were not moved into place."""
+def check_limits(files: Sequence[Part], settings: Settings) -> None:
+    """Refuse the whole request before anything is stored (PAYLOAD_TOO_LARGE)."""
+    if not files:
+        raise InvalidInput("`files` must not be empty")
+    if len(files) > settings.max_files:
+        raise RequestTooLarge(f"{len(files)} files; at most {settings.max_files} per request")
+    total = 0
     for file in files:
-        file.path.unlink(missing_ok=True)
+        size = file.size or 0
+        total += size
+        if size > settings.max_file_bytes:
+            raise RequestTooLarge(
+                f"{file.filename!r} has {size} bytes; the limit is {settings.max_file_bytes}"
+            )
+    if total > settings.max_request_bytes:
+        raise RequestTooLarge(f"{total} bytes in all; the limit is {settings.max_request_bytes}")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _is_office(path: Path) -> bool:
-    # OOXML and ODF files are zips too, but they are documents, not archives to expand.
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = set(zf.namelist()[:50])
-    except ZIP_ERRORS:
-        return False
-    return "[Content_Types].xml" in names or "mimetype" in names
-
-
-def plan_file(file: IncomingFile, settings: Settings, work: Path) -> list[Planned]:
-    """The documents one uploaded file becomes (several for a zip)."""
-    kind = sniff_path(file.path)
-    if kind == "zip" and not _is_office(file.path):
-        return expand_zip(file, settings, work)
-    sha = file.sha256 or _sha256(file.path)
-    planned = Planned(file.filename, file.path, file.size, sha, kind)
-    if kind not in CONVERTIBLE:
-        planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
-    return [planned]
-
-
-def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> list[Planned]:
-    """The documents of every uploaded file, in upload order."""
-    planned: list[Planned] = []
+async def accept_upload(
+    files: Sequence[Part],
+    idempotency_key: str | None,
+    storage: LocalStorage,
+    settings: Settings,
+    owner: str | None = None,
+) -> Upload:
+    """Check, spool and store the files as one upload owned by `owner` (or return the
+    owner's upload made earlier with the key)."""
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+        raise InvalidInput("The idempotency key must have 1 to 255 characters")
+    check_limits(files, settings)
+    if idempotency_key is not None and owner is not None:
+        # Keys are per principal: another principal's key never returns its upload.
+        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
+        idempotency_key = f"{owner}:{digest}"
+    if idempotency_key is not None:
+        existing = await find_idempotent(idempotency_key, settings)
+        if existing is not None:
+            return existing
+    incoming: list[IncomingFile] = []
     try:
         for file in files:
-            planned += plan_file(file, settings, work)
+            incoming.append(await spool(file, storage, settings))
     except BaseException:
-        for item in planned:
-            if item.source is not None:
-                item.source.unlink(missing_ok=True)
+        discard(incoming)
         raise
-    return planned
-
-
-def _unsafe_name(name: str) -> bool:
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return True
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    return ".." in parts or "\x00" in name
-
-
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    return stat.S_ISLNK(info.external_attr >> 16)
-
-
-def expand_zip(file: IncomingFile, settings: Settings, work: Path) -> list[Planned]:
-    """Each entry of a zip as a document; unsafe or oversized entries fail, others convert."""
-    try:
-        with zipfile.ZipFile(file.path) as zf:
-            return _entries(zf, file, settings, work)
-    except ZIP_ERRORS as exc:
-        sha = file.sha256 or _sha256(file.path)
-        message = f"Not a readable zip archive: {exc}"
-        return [
-            Planned(
-                file.filename, file.path, file.size, sha, "zip", (ErrorCode.CORRUPT_FILE, message)
-            )
-        ]
-
-
-def _entries(
-    zf: zipfile.ZipFile, file: IncomingFile, settings: Settings, work: Path
-) -> list[Planned]:
-    infos = [info for info in zf.infolist() if not info.is_dir()]
-    if not infos:
-        error = (ErrorCode.UNSUPPORTED_FORMAT, "The zip archive holds no files")
-        return [Planned(file.filename, None, 0, "", None, error)]
-    budget = settings.max_zip_bytes
-    planned: list[Planned] = []
-    for info in infos[: settings.max_zip_entries]:
-        entry = _entry(zf, info, settings, work, budget)
-        budget -= entry.size
-        planned.append(entry)
-    extra = len(infos) - settings.max_zip_entries
-    if extra > 0:
-        message = f"{extra} entries past the limit of {settings.max_zip_entries} were not taken"
-        name = f"{file.filename} (+{extra} entries)"
-        planned.append(Planned(name, None, 0, "", None, (ErrorCode.TOO_LARGE, message)))
-    file.path.unlink(missing_ok=True)
-    return planned
-
-
-def _entry(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, settings: Settings, work: Path, budget: int
-) -> Planned:
-    name = info.filename
-    if _unsafe_name(name):
-        return Planned(
-            name,
-            None,
-            0,
-            "",
-            None,
-            (ErrorCode.UNSAFE_ARCHIVE, "Absolute path or '..' in the entry name"),
-        )
-    if _is_symlink(info):
-        return Planned(name, None, 0, "", None, (ErrorCode.UNSAFE_ARCHIVE, "Symbolic link entry"))
-    if info.flag_bits & 0x1:
-        return Planned(
-            name, None, 0, "", None, (ErrorCode.ENCRYPTED_DOCUMENT, "Encrypted zip entry")
-        )
-    if budget <= 0:
-        return Planned(
-            name,
-            None,
-            0,
-            "",
-            None,
-            (
-                ErrorCode.TOO_LARGE,
-                f"The archive is over its total size limit of {settings.max_zip_bytes} bytes "
-                f"({settings.max_zip_bytes - budget} bytes in earlier entries)",
-            ),
-        )
-    planned = _extract(zf, info, work, min(budget, settings.max_file_bytes), settings.max_zip_ratio)
-    if planned.error is None and planned.source is not None:
-        planned.kind = sniff_path(planned.source)
-        if planned.kind == "zip" and not _is_office(planned.source):
-            planned.error = (ErrorCode.UNSAFE_ARCHIVE, "Nested archives are not expanded")
-        elif planned.kind not in CONVERTIBLE:
-            planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
-    return planned
-
-
-def _extract(
-    zf: zipfile.ZipFile, info: zipfile.ZipInfo, work: Path, limit: int, ratio: float
-) -> Planned:
-    # Declared sizes are never trusted: count the bytes as they come out.
-    fd, tmp = tempfile.mkstemp(dir=work, prefix="zip-")
-    digest, size = hashlib.sha256(), 0
-    error: tuple[ErrorCode, str] | None = None
-    try:
-        with os.fdopen(fd, "wb") as out, zf.open(info) as src:
-            while chunk := src.read(CHUNK):
-                size += len(chunk)
-                if size > limit:
-                    error = (
-                        ErrorCode.TOO_LARGE,
-                        f"Entry has more than {limit} bytes, the size limit "
-                        f"({size} extracted when it was stopped)",
-                    )
-                    break
-                if size > RATIO_FLOOR and size > ratio * max(info.compress_size, 1):
-                    actual = size / max(info.compress_size, 1)
-                    error = (
-                        ErrorCode.TOO_LARGE,
-                        f"Entry compression ratio over the limit of {ratio:g} "
-                        f"(at least {actual:.0f})",
-                    )
-                    break
-                digest.update(chunk)
-                out.write(chunk)
-    except ZIP_ERRORS as exc:
-        error = (ErrorCode.CORRUPT_FILE, f"Unreadable zip entry: {exc}")
-    if error is not None:
-        os.unlink(tmp)
-        return Planned(info.filename, None, 0, "", None, error)
-    return Planned(info.filename, Path(tmp), size, digest.hexdigest(), None)
-
-
-def place(
-    planned: list[Planned], upload_id: UUID, storage: LocalStorage, settings: Settings
-) -> list[Document]:
-    """Move each planned file to its final path and build (unsaved) Document rows."""
-    now = datetime.now(UTC)
-    settings_fingerprint = fingerprint(settings)
-    docs: list[Document] = []
-    for index, item in enumerate(planned, start=1):
-        doc_id = uuid4()
-        kind = item.kind if item.kind in EXTENSIONS else None
-        target = storage.original_path(upload_id, doc_id, EXTENSIONS[kind] if kind else "bin")
-        if item.source is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(item.source, target)
-            item.source = None
-        failed = item.error is not None
-        docs.append(
-            Document(
-                id=doc_id,
-                upload_id=upload_id,
-                index=index,
-                filename=item.filename,
-                status=Status.FAILED if failed else Status.PENDING,
-                content_type=CONTENT_TYPES.get(kind) if kind else None,
-                size_bytes=item.size,
-                sha256=item.sha256,
-                original_path=storage.relative(target),
-                error_code=item.error[0] if item.error else None,
-                error_message=item.error[1] if item.error else None,
-                finished_at=now if failed else None,
-                created_at=now,
-                settings_fingerprint=None if failed else settings_fingerprint,
-            )
-        )
-    return docs
+    row = await create_upload(incoming, idempotency_key, storage, settings)
+    if owner is not None and row.owner is None:
+        await Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
+        row.owner = owner
+    UPLOADS_CREATED.inc()
+    DOCUMENTS_CREATED.inc(row.document_count)
+    return row
 
 
 async def find_idempotent(key: str, settings: Settings) -> Upload | None:

@@ -1,4 +1,5 @@
-"""Finds documents nobody is working on and queues them again (crashes, lost messages)."""
+"""Finds documents nobody is working on and queues them again: a dead worker's document (its
+lease expired), or one whose message was lost."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from tortoise.expressions import Q
 
 from models.upload import Document, Status
 from settings import Settings
-from tasks import control
-from tasks.convert import kick, pending_grace
-from tasks.pipeline import now
+from tasks.service import control
+from tasks.service.documents import now
+from tasks.service.enqueue import kick, pending_grace
 
 logger = logging.getLogger(__name__)
 

@@ -1,85 +1,151 @@
-"""What GraphQL and REST share: accept files as an upload, cancel an upload."""
+"""Uploads: the roll-up once every document is terminal, cancel, and retry of a document."""
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+import logging
 from uuid import UUID
 
-from starlette.datastructures import UploadFile
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
-from gql.errors import BadUserInput, PayloadTooLarge
-from gql.files import DOCUMENTS_CREATED, UPLOADS_CREATED
-from models import upload as m
-from models.storage import LocalStorage
-from settings import Settings
-from tasks import intake, pipeline
-from tasks.convert import archive_upload, publish
+from models.progress import append_event, document_progress, upload_totals
+from models.upload import TERMINAL, Document, ErrorCode, EventKind, Status, Upload
+from tasks import queue
+from tasks.service import enqueue
+from tasks.service.documents import ACTIVE, Events, now
+from tasks.service.errors import InvalidInput
+from tasks.service.notify import publish
 
-
-def check_limits(files: Sequence[UploadFile], settings: Settings) -> None:
-    """Refuse the whole request before anything is stored (PAYLOAD_TOO_LARGE)."""
-    if not files:
-        raise BadUserInput("`files` must not be empty")
-    if len(files) > settings.max_files:
-        raise PayloadTooLarge(f"{len(files)} files; at most {settings.max_files} per request")
-    total = 0
-    for file in files:
-        size = file.size or 0
-        total += size
-        if size > settings.max_file_bytes:
-            raise PayloadTooLarge(
-                f"{file.filename!r} has {size} bytes; the limit is {settings.max_file_bytes}"
-            )
-    if total > settings.max_request_bytes:
-        raise PayloadTooLarge(f"{total} bytes in all; the limit is {settings.max_request_bytes}")
+logger = logging.getLogger(__name__)
 
 
-async def accept_upload(
-    files: Sequence[UploadFile],
-    idempotency_key: str | None,
-    storage: LocalStorage,
-    settings: Settings,
-    owner: str | None = None,
-) -> m.Upload:
-    """Check, spool and store the files as one upload owned by `owner` (or return the
-    owner's upload made earlier with the key)."""
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise BadUserInput("The idempotency key must have 1 to 255 characters")
-    check_limits(files, settings)
-    if idempotency_key is not None and owner is not None:
-        # Keys are per principal: another principal's key never returns its upload.
-        digest = hashlib.sha256(idempotency_key.encode()).hexdigest()
-        idempotency_key = f"{owner}:{digest}"
-    if idempotency_key is not None:
-        existing = await intake.find_idempotent(idempotency_key, settings)
-        if existing is not None:
-            return existing
-    incoming: list[intake.IncomingFile] = []
-    try:
-        for file in files:
-            incoming.append(await intake.spool(file, storage, settings))
-    except intake.TooLarge as exc:
-        intake.discard(incoming)
-        raise PayloadTooLarge(str(exc)) from None
-    except BaseException:
-        intake.discard(incoming)
-        raise
-    row = await intake.create_upload(incoming, idempotency_key, storage, settings)
-    if owner is not None and row.owner is None:
-        await m.Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
-        row.owner = owner
-    UPLOADS_CREATED.inc()
-    DOCUMENTS_CREATED.inc(row.document_count)
-    return row
-
-
-async def cancel_upload(upload_id: UUID) -> m.Upload | None:
-    """Cancel the open documents of an upload; None if the upload is unknown."""
-    if not await m.Upload.exists(id=upload_id):
+def upload_outcome(statuses: list[Status]) -> Status | None:
+    """The upload's terminal status from its documents', or None while any is still active."""
+    if any(s not in TERMINAL for s in statuses):
         return None
-    events = await pipeline.cancel_upload(upload_id)
+    if Status.CANCELLED in statuses:
+        return Status.CANCELLED
+    if Status.COMPLETED in statuses:
+        return Status.COMPLETED
+    return Status.FAILED
+
+
+async def roll_up(upload_id: UUID) -> Events:
+    """Finish the upload once every document is terminal; UPLOAD_DONE is appended only once."""
+    async with in_transaction():
+        # Distinct statuses only: a finishing document of a 1000-file batch must not read
+        # every sibling row.
+        statuses = await (
+            Document.filter(upload_id=upload_id).distinct().values_list("status", flat=True)
+        )
+        outcome = upload_outcome([Status(str(s)) for s in statuses])
+        if outcome is None:
+            return []
+        return await _finish_upload(upload_id, outcome)
+
+
+async def _finish_upload(upload_id: UUID, outcome: Status) -> Events:
+    # The conditional update is the guard: of concurrent roll-ups only one changes the row.
+    changed = await Upload.filter(id=upload_id, status__in=ACTIVE).update(
+        status=outcome, finished_at=now()
+    )
+    if not changed:
+        return []
+    done, total = await upload_totals(upload_id)
+    event = await append_event(upload_id, EventKind.UPLOAD_DONE, pages_done=done, page_count=total)
+    logger.info("upload %s finished: %s", upload_id, outcome.value)
+    return [event]
+
+
+async def cancel_upload(upload_id: UUID) -> Events:
+    """Cancel every unfinished document and the upload; running conversions notice and stop."""
+    async with in_transaction():
+        # Lock every active document before append_event locks the upload row: workers lock
+        # a document, then the upload; taking them one by one here deadlocked against them.
+        rows = (
+            await Document.filter(upload_id=upload_id, status__in=ACTIVE)
+            .select_for_update()
+            .only("id")  # values() would drop the FOR UPDATE
+        )
+        events: Events = []
+        for document_id in (UUID(str(row.id)) for row in rows):
+            await Document.filter(id=document_id).update(
+                status=Status.CANCELLED,
+                error_code=ErrorCode.CANCELLED,
+                error_message="cancelled",
+                lease_owner=None,
+                lease_expires=None,
+                finished_at=now(),
+            )
+            events.append(
+                await append_event(
+                    upload_id,
+                    EventKind.DOCUMENT_FAILED,
+                    document_id=str(document_id),
+                    document_status=Status.CANCELLED.value,
+                    pages_done=await document_progress(document_id),
+                    error_code=ErrorCode.CANCELLED.value,
+                )
+            )
+        events += await _finish_upload(upload_id, Status.CANCELLED)
+    return events
+
+
+async def retry_document(document_id: UUID) -> bool:
+    """Put a FAILED or CANCELLED document back to PENDING (attempts reset) and its upload
+    back in progress; the caller enqueues it."""
+    async with in_transaction():
+        doc = await Document.get_or_none(
+            id=document_id, status__in=(Status.FAILED, Status.CANCELLED)
+        )
+        if doc is None:
+            return False
+        upload = await Upload.get(id=doc.upload_id)
+        await Document.filter(id=document_id).update(
+            status=Status.PENDING,
+            attempts=0,
+            error_code=None,
+            error_message=None,
+            finished_at=None,
+            lease_owner=None,
+            lease_expires=None,
+        )
+        await Upload.filter(id=upload.id).update(
+            status=Status.IN_PROGRESS, finished_at=None, archive_path=None
+        )
+    return True
+
+
+async def finish_upload(upload_id: UUID) -> None:
+    """Roll the upload up; once it is terminal, queue its archive."""
+    events = await roll_up(upload_id)
     await publish(upload_id, events)
-    if any(e["kind"] == m.EventKind.UPLOAD_DONE for e in events):
-        await archive_upload.kiq(str(upload_id))
-    return await m.Upload.get(id=upload_id)
+    if events:
+        await queue.send(queue.ARCHIVE_UPLOAD, str(upload_id))
+
+
+async def cancel(upload_id: UUID, visible: Q | None = None) -> Upload | None:
+    """Cancel the open documents of an upload; None if the upload is unknown (or not among
+    the `visible` uploads, a filter on Upload)."""
+    if not await Upload.exists(visible or Q(), id=upload_id):
+        return None
+    events = await cancel_upload(upload_id)
+    await publish(upload_id, events)
+    if any(e["kind"] == EventKind.UPLOAD_DONE for e in events):
+        await queue.send(queue.ARCHIVE_UPLOAD, str(upload_id))
+    return await Upload.get(id=upload_id)
+
+
+async def retry(document_id: UUID, visible: Q | None = None) -> Document | None:
+    """Convert a FAILED or CANCELLED document again; None if the document is unknown (or not
+    among the `visible` documents, a filter on Document)."""
+    row = await Document.get_or_none(visible or Q(), id=document_id)
+    if row is None:
+        return None
+    if not await retry_document(document_id):
+        raise InvalidInput(
+            f"Document {document_id} is {row.status}: only FAILED or CANCELLED documents "
+            "can be retried"
+        )
+    await enqueue.enqueue_documents([document_id])
+    return await Document.get(id=document_id)

@@ -1,25 +1,11 @@
-"""Where files live: every path is built from ids, never from client filenames."""
+"""Files on a local directory (a shared volume in production): every path is built from ids,
+never from client filenames."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import Protocol
 from uuid import UUID
-
-
-class Storage(Protocol):
-    """What pagemill needs from a file store (local now, object storage later)."""
-
-    root: Path
-
-    def upload_dir(self, upload_id: UUID) -> Path: ...
-    def document_dir(self, upload_id: UUID, document_id: UUID) -> Path: ...
-    def original_path(self, upload_id: UUID, document_id: UUID, ext: str) -> Path: ...
-    def pages_dir(self, upload_id: UUID, document_id: UUID) -> Path: ...
-    def page_path(self, upload_id: UUID, document_id: UUID, number: int) -> Path: ...
-    def relative(self, path: Path) -> str: ...
-    def resolve(self, relative: str) -> Path | None: ...
 
 
 class LocalStorage:
@@ -43,10 +29,6 @@ class LocalStorage:
     def pages_dir(self, upload_id: UUID, document_id: UUID) -> Path:
         """Directory holding a document's rendered pages."""
         return self.document_dir(upload_id, document_id) / "pages"
-
-    def page_path(self, upload_id: UUID, document_id: UUID, number: int) -> Path:
-        """Path of page `number` (1-based) of a document."""
-        return self.pages_dir(upload_id, document_id) / f"{number:04d}.png"
 
     def relative(self, path: Path) -> str:
         """The storage-relative POSIX path the API shows for a file."""

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import websockets
 
-from cli import multipart_form
+from client.graphql import multipart_form
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from PIL import Image
 
-from cli import multipart_form
+from client.graphql import multipart_form
 from tests.e2e.client import (
     CREATE,
     PREFLIGHT,
@@ -345,7 +345,7 @@ def _conversion_children(cluster: Cluster) -> list[psutil.Process]:
         try:
             for proc in psutil.Process(worker.pid).children(recursive=True):
                 try:
-                    if "tasks.child" in " ".join(proc.cmdline()):
+                    if "tasks.sandbox.child" in " ".join(proc.cmdline()):
                         found.append(proc)
                 except psutil.Error:
                     continue

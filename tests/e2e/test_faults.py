@@ -122,7 +122,7 @@ def conversion_processes(cluster: Cluster) -> list[psutil.Process]:
     for proc in psutil.process_iter(["cmdline", "name"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
-            if "tasks.child" in cmdline:
+            if "tasks.sandbox.child" in cmdline:
                 if proc.environ().get("PAGEMILL_STORAGE_DIR") == storage:
                     found.append(proc)
             elif proc.info["name"] == "gs" and storage in cmdline:

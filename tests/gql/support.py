@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from cli import multipart_form
+from client.graphql import multipart_form
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 DOCUMENT_FIELDS = """

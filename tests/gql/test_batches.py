@@ -8,7 +8,7 @@ import httpx
 
 from models.upload import Upload
 from settings import get_settings
-from tasks.pipeline import now
+from tasks.service.documents import now
 from tests.gql.support import create, data, graphql, png, wait_terminal
 
 RETRY = "mutation($id: ID!) { retryDocument(id: $id) { id status errorCode } }"

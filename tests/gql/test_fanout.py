@@ -9,10 +9,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gql.fanout import SEND_SECONDS, Ending, Group, Hub, Member, Room
+from gql.fanout import SEND_SECONDS, Hub, Room
+from gql.members import Ending, Group, Member
 from models.upload import Upload
 from settings import get_settings
-from tasks.events import InProcessBus, get_bus
+from tasks.bus import InProcessBus, get_bus
 from tests.gql.support import data, png, wait_for
 from tests.gql.test_subscriptions import _create, _events, subscribe
 

@@ -9,7 +9,7 @@ import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from gql.openapi import openapi_document
+from gql.openapi_export import openapi_document
 from tests.gql.support import PREFLIGHT
 
 EXAMPLES = 30

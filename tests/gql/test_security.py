@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tasks import control
+from tasks.service import control
 from tests.gql.conftest import make_app
 from tests.gql.support import graphql, png, upload
 

@@ -153,7 +153,7 @@ async def test_subscription_lifetime_is_capped(client: httpx.AsyncClient) -> Non
 
 async def test_disconnect_releases_the_subscription(server: str, client: httpx.AsyncClient) -> None:
     from settings import get_settings
-    from tasks.events import InProcessBus, get_bus
+    from tasks.bus import InProcessBus, get_bus
     from tests.gql.support import create, data
 
     bus = get_bus(get_settings())
@@ -234,7 +234,7 @@ async def test_stream_reads_the_log_only_on_gaps_resyncs_and_moved_sequences(
 ) -> None:
     from gql.sequencer import Sequencer
     from models.progress import snapshot
-    from tasks.events import RESYNC
+    from tasks.bus import RESYNC
     from tests.gql.support import create, data
 
     await data(client, "mutation { pauseProcessing { paused } }")

@@ -233,7 +233,7 @@ async def test_unexpected_errors_are_masked_and_logged_with_the_request_id(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    from tasks import control
+    from tasks.service import control
 
     async def broken(*args: object) -> list[object]:
         raise RuntimeError("secret detail 0xdeadbeef")

@@ -22,8 +22,8 @@ from PIL import Image
 
 from models.upload import ErrorCode
 from settings import get_settings
-from tasks.children import close_pool
-from tasks.runner import ConversionJob, ConversionOutcome, run_conversion
+from tasks.sandbox.pool import close_pool
+from tasks.sandbox.runner import ConversionJob, ConversionOutcome, run_conversion
 from tests.fixtures.make import A4, PdfPage, build_pdf, gradient
 
 EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "150"))

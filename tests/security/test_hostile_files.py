@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from settings import Settings, get_settings
-from tasks.child import magick_environment
-from tasks.engine import sniff
-from tasks.runner import PROJECT_ROOT, ConversionJob, ConversionOutcome, run_conversion
+from tasks.engine.kinds import sniff
+from tasks.sandbox.child import magick_environment
+from tasks.sandbox.pool import PROJECT_ROOT
+from tasks.sandbox.runner import ConversionJob, ConversionOutcome, run_conversion
 from tests.security import corpus
 
 # Image tests run on each image engine; PDFs never reach one.
@@ -165,7 +166,7 @@ async def test_declared_100000_pages_is_too_large(
 
 
 def test_opening_a_100000_page_pdf_does_not_walk_the_tree(hostile: dict[str, Path]) -> None:
-    from tasks.pdfinfo import open_pdf
+    from tasks.engine.pdfinfo import open_pdf
 
     with open_pdf(hostile["pages-100000.pdf"]) as pdf:
         assert pdf.declared_page_count == 100_000

@@ -9,9 +9,10 @@ from typing import cast
 
 import pytest
 
+import tasks.runtime.tasks  # noqa: F401  (the worker's tasks on the in-memory broker, as embedded)
 from settings import get_settings
-from tasks.child import magick_environment, vips_environment
-from tasks.engine import ImageEngine
+from tasks.engine.geometry import ImageEngine
+from tasks.sandbox.child import magick_environment, vips_environment
 from tests.fixtures.make import make_all
 
 _settings = get_settings()

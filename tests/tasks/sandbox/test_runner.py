@@ -14,10 +14,17 @@ import psutil
 import pytest
 
 from settings import Settings
-from tasks import control
-from tasks.children import close_pool, get_pool
-from tasks.engine import ConversionError, PageResult, _raise_gs_failure
-from tasks.runner import ConversionJob, ConversionOutcome, limits_from_settings, run_conversion
+from tasks.engine.errors import ConversionError
+from tasks.engine.pages import PageResult
+from tasks.engine.pdf import _raise_gs_failure
+from tasks.sandbox.pool import close_pool, get_pool
+from tasks.sandbox.runner import (
+    ConversionJob,
+    ConversionOutcome,
+    limits_from_settings,
+    run_conversion,
+)
+from tasks.service import control
 from tests.gql.support import wait_for
 
 DEADLINE = 30.0

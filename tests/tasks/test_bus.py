@@ -12,8 +12,9 @@ import pytest
 import redis.asyncio as aioredis
 
 from settings import get_settings
-from tasks import events as events_module
-from tasks.events import RESYNC, EventBus, InProcessBus, RedisBus
+from tasks import redis_bus as events_module
+from tasks.bus import RESYNC, EventBus, InProcessBus
+from tasks.redis_bus import RedisBus
 
 DEADLINE = 10.0
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.exif import png_orientation, tiff_orientation
+from tasks.engine.exif import png_orientation, tiff_orientation
 from tests.fixtures.make import png_chunk
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"

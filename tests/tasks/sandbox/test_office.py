@@ -28,11 +28,11 @@ from msoffcrypto.format.ooxml import OOXMLFile
 from PIL import Image
 
 from settings import Settings, get_settings
-from tasks import office
-from tasks.convert import run_job
-from tasks.engine import PageResult
-from tasks.office_pool import OfficePool
-from tasks.runner import ConversionJob, ConversionOutcome
+from tasks.engine import kinds, office
+from tasks.engine.pages import PageResult
+from tasks.sandbox.office_pool import OfficePool
+from tasks.sandbox.runner import ConversionJob, ConversionOutcome
+from tasks.service.conversion import run_job
 from tests.gql.support import wait_for
 
 
@@ -226,7 +226,7 @@ async def convert(
     source: Path, out: Path, pool: OfficePool, settings: Settings | None = None
 ) -> tuple[ConversionOutcome, list[PageResult]]:
     """Converts source as a worker does: the rendition by the pool, then the pages."""
-    kind = office.sniff_path(source)
+    kind = kinds.sniff_path(source)
     assert kind is not None
     pages: list[PageResult] = []
 
@@ -261,14 +261,14 @@ def test_office_kinds_are_recognised_by_content(
 ) -> None:
     renamed = tmp_path / "upload.bin"  # the name says nothing
     renamed.write_bytes(docs[name].read_bytes())
-    assert office.sniff_path(renamed) == kind
+    assert kinds.sniff_path(renamed) == kind
 
 
 def test_a_plain_zip_stays_a_zip(tmp_path: Path) -> None:
     archive = tmp_path / "a.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("word/document.xml", "<w/>")
-    assert office.sniff_path(archive) == "zip"
+    assert kinds.sniff_path(archive) == "zip"
 
 
 async def test_landscape_section_gives_a_landscape_page(
@@ -512,7 +512,7 @@ ORPHAN = """
 import asyncio, json, os, sys
 from pathlib import Path
 from settings import get_settings
-from tasks.office_pool import OfficePool
+from tasks.sandbox.office_pool import OfficePool
 
 async def main() -> None:
     pool = OfficePool(1)
@@ -531,7 +531,7 @@ async def test_libreoffice_of_a_dead_worker_stops_and_removes_its_profile(
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-c", ORPHAN, str(docs["image.docx"]), str(tmp_path / "out.pdf")],
         capture_output=True, text=True, timeout=120, check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )  # fmt: skip
     bridge, soffice, profile = json.loads(done.stdout.strip().splitlines()[-1])
     await _wait_gone([bridge, soffice])

@@ -12,15 +12,12 @@ from typing import cast
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from tasks.engine import (
-    ConversionError,
-    ImageEngine,
-    Limits,
-    PageResult,
-    _ppm_to_png,
-    convert,
-    sniff,
-)
+from tasks.engine.convert import convert
+from tasks.engine.errors import ConversionError
+from tasks.engine.geometry import ImageEngine, Limits
+from tasks.engine.kinds import sniff
+from tasks.engine.pages import PageResult
+from tasks.engine.png import ppm_to_png as _ppm_to_png
 
 BOX = 3500
 DPI_CAP = 300

@@ -12,11 +12,12 @@ from uuid import UUID
 from PIL import Image
 
 from models.progress import events_after
-from models.storage import LocalStorage
 from models.upload import Document, Page, Status, Upload
 from settings import Settings, get_settings
-from tasks import dedupe, pipeline
-from tasks.convert import process_document
+from tasks.service import dedupe
+from tasks.service import documents as leases
+from tasks.service.process import process_document
+from tasks.storage import LocalStorage
 
 
 def make_pdf(path: Path, pages: int) -> Path:
@@ -60,7 +61,7 @@ class Kicks:
 
 
 async def kinds(doc: Document) -> list[str]:
-    events = await events_after(pipeline.upload_id_of(doc), 0)
+    events = await events_after(leases.upload_id_of(doc), 0)
     return [e["kind"] for e in events if e["document_id"] == str(doc.id)]
 
 
@@ -145,7 +146,7 @@ async def test_no_reuse_outside_the_window_or_with_other_settings(db: str, tmp_p
     assert row.status == Status.COMPLETED and row.deduplicated_from is None
 
     await Document.filter(id=source.id).update(
-        finished_at=pipeline.now() - timedelta(seconds=settings.dedupe_window + 1)
+        finished_at=leases.now() - timedelta(seconds=settings.dedupe_window + 1)
     )
     late = await stored_document(pdf, settings)
     # The resized copy has other settings, the source is outside the window: convert again.

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from tasks.engine import ConversionError, ImageEngine, Limits, PageResult, convert, sniff
+from tasks.engine.convert import convert
+from tasks.engine.errors import ConversionError
+from tasks.engine.geometry import ImageEngine, Limits
+from tasks.engine.kinds import sniff
+from tasks.engine.pages import PageResult
 from tests.security import corpus
-from tests.tasks.test_engine import mean_difference
+from tests.tasks.engine.test_engine import mean_difference
 
 ENGINES: tuple[ImageEngine, ...] = ("vips", "wand")
 # libvips converts CMYK through the JPEG's own profile (or its built-in one) with lcms;

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import pyvips
 
-from tasks import vips_images  # locks libvips down for this process
-from tasks.engine import ImageEngine, Limits
-from tests.tasks.test_engine import failure, png_row_filters, render
+from tasks.engine import images_vips as vips_images  # locks libvips down for this process
+from tasks.engine.geometry import ImageEngine, Limits
+from tests.tasks.engine.test_engine import failure, png_row_filters, render
 
 
 def blocked_calls(files: dict[str, Path], marker: Path) -> dict[str, Callable[[], object]]:

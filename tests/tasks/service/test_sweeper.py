@@ -8,12 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 
 from models.progress import events_after
-from models.storage import LocalStorage
 from models.upload import Document, Page, Status
 from settings import get_settings
-from tasks import control, pipeline
-from tasks.pipeline import now
-from tests.tasks.test_pipeline import documents, make_pdf, make_png, make_upload
+from tasks.service import control, uploads
+from tasks.service import documents as leases
+from tasks.service.documents import now
+from tasks.storage import LocalStorage
+from tests.tasks.service.test_documents import documents, make_pdf, make_png, make_upload
 
 
 async def settle() -> None:
@@ -25,8 +26,8 @@ async def settle() -> None:
 async def test_expired_lease_is_swept_and_resume_skips_recorded_pages(
     db: str, tmp_path: Path
 ) -> None:
-    from tasks.convert import convert_document
-    from tasks.sweeper import sweep
+    from tasks.runtime.tasks import convert_document
+    from tasks.service.sweeper import sweep
 
     settings = get_settings()
     storage = LocalStorage(settings.storage_dir)
@@ -49,7 +50,7 @@ async def test_expired_lease_is_swept_and_resume_skips_recorded_pages(
         attempts=1,
         page_count=None,
     )
-    await pipeline.roll_up(upload.id)
+    await uploads.roll_up(upload.id)
     before = (await events_after(upload.id, 0))[-1]["sequence"]
 
     swept = await sweep(settings)
@@ -69,7 +70,7 @@ async def test_expired_lease_is_swept_and_resume_skips_recorded_pages(
 async def test_forgotten_pending_document_is_queued_once_by_concurrent_sweepers(
     db: str, tmp_path: Path
 ) -> None:
-    from tasks.sweeper import sweep
+    from tasks.service.sweeper import sweep
 
     settings = get_settings()
     upload = await make_upload([make_png(tmp_path / "a.png")])
@@ -85,14 +86,14 @@ async def test_forgotten_pending_document_is_queued_once_by_concurrent_sweepers(
 
 
 async def test_recently_queued_and_live_documents_are_left_alone(db: str, tmp_path: Path) -> None:
-    from tasks.convert import mark_enqueued
-    from tasks.sweeper import sweep
+    from tasks.service.enqueue import mark_enqueued
+    from tasks.service.sweeper import sweep
 
     settings = get_settings()
     upload = await make_upload([make_png(tmp_path / "a.png"), make_png(tmp_path / "b.png")])
     queued, running = await documents(upload)
     await mark_enqueued([queued.id], settings)
-    await pipeline.start_document(running.id, "live-worker", settings)
+    await leases.start_document(running.id, "live-worker", settings)
 
     swept = await sweep(settings)
 
@@ -103,7 +104,7 @@ async def test_recently_queued_and_live_documents_are_left_alone(db: str, tmp_pa
 async def test_sweeper_does_nothing_while_paused_and_catches_up_after(
     db: str, tmp_path: Path
 ) -> None:
-    from tasks.sweeper import sweep
+    from tasks.service.sweeper import sweep
 
     settings = get_settings()
     upload = await make_upload([make_png(tmp_path / "a.png")])
@@ -122,7 +123,7 @@ async def test_sweeper_does_nothing_while_paused_and_catches_up_after(
 
 
 async def test_document_lost_too_often_fails_as_worker_crashed(db: str, tmp_path: Path) -> None:
-    from tasks.sweeper import sweep
+    from tasks.service.sweeper import sweep
 
     settings = get_settings()
     upload = await make_upload([make_png(tmp_path / "a.png")])

@@ -9,11 +9,13 @@ import zipfile
 from pathlib import Path
 
 from models.progress import events_after
-from models.storage import LocalStorage
 from models.upload import Document, Status, Upload
 from settings import get_settings
-from tasks import pipeline
-from tasks.pipeline import Finish, upload_outcome
+from tasks.sandbox.runner import ConversionOutcome as Finish
+from tasks.service import documents as leases
+from tasks.service import uploads
+from tasks.service.uploads import upload_outcome
+from tasks.storage import LocalStorage
 
 OK = Finish(page_count=1, error_code=None, error_message=None, retriable=False)
 CORRUPT = Finish(page_count=None, error_code="CORRUPT_FILE", error_message="bad", retriable=False)
@@ -49,9 +51,9 @@ async def documents(upload: Upload) -> list[Document]:
 
 async def run_to(doc: Document, finish: Finish) -> tuple[list[dict[str, object]], bool]:
     owner = f"test:{uuid.uuid4().hex}"
-    taken, _ = await pipeline.start_document(doc.id, owner, get_settings())
+    taken, _ = await leases.start_document(doc.id, owner, get_settings())
     assert taken is not None
-    return await pipeline.finish_document(doc.id, owner, finish, get_settings())
+    return await leases.finish_document(doc.id, owner, finish, get_settings())
 
 
 def test_upload_outcome_rules() -> None:
@@ -67,10 +69,10 @@ async def test_mixed_upload_completes_and_keeps_the_failed_document(db: str) -> 
     upload = await make_upload(2)
     good, bad = await documents(upload)
     await run_to(good, OK)
-    assert await pipeline.roll_up(upload.id) == []  # one document still pending
+    assert await uploads.roll_up(upload.id) == []  # one document still pending
     await run_to(bad, CORRUPT)
 
-    events = await pipeline.roll_up(upload.id)
+    events = await uploads.roll_up(upload.id)
 
     assert [e["kind"] for e in events] == ["UPLOAD_DONE"]
     assert events[0]["upload_status"] == "COMPLETED"
@@ -84,7 +86,7 @@ async def test_upload_fails_only_when_every_document_failed(db: str) -> None:
     for doc in await documents(upload):
         await run_to(doc, CORRUPT)
 
-    events = await pipeline.roll_up(upload.id)
+    events = await uploads.roll_up(upload.id)
 
     assert events[0]["upload_status"] == "FAILED"
 
@@ -94,7 +96,7 @@ async def test_upload_done_is_appended_once_under_concurrent_roll_ups(db: str) -
     (doc,) = await documents(upload)
     await run_to(doc, OK)
 
-    results = await asyncio.gather(*(pipeline.roll_up(upload.id) for _ in range(8)))
+    results = await asyncio.gather(*(uploads.roll_up(upload.id) for _ in range(8)))
 
     assert sum(len(r) for r in results) == 1
     kinds = [e["kind"] for e in await events_after(upload.id, 0)]
@@ -106,8 +108,8 @@ async def test_second_lease_is_refused_while_the_first_is_alive(db: str) -> None
     (doc,) = await documents(upload)
     settings = get_settings()
 
-    first, _ = await pipeline.start_document(doc.id, "a", settings)
-    second, events = await pipeline.start_document(doc.id, "b", settings)
+    first, _ = await leases.start_document(doc.id, "a", settings)
+    second, events = await leases.start_document(doc.id, "b", settings)
 
     assert first is not None and second is None and events == []
     stored = await Document.get(id=doc.id)
@@ -136,24 +138,24 @@ async def test_cancel_stops_the_holder_and_finishes_the_upload(db: str) -> None:
     upload = await make_upload(2)
     running, waiting = await documents(upload)
     settings = get_settings()
-    await pipeline.start_document(running.id, "w", settings)
+    await leases.start_document(running.id, "w", settings)
 
-    events = await pipeline.cancel_upload(upload.id)
+    events = await uploads.cancel_upload(upload.id)
 
     assert [e["kind"] for e in events] == ["DOCUMENT_FAILED", "DOCUMENT_FAILED", "UPLOAD_DONE"]
     assert events[-1]["upload_status"] == "CANCELLED"
-    assert not await pipeline.renew_lease(running.id, "w", settings)
-    assert await pipeline.start_document(waiting.id, "x", settings) == (None, [])
-    assert await pipeline.cancel_upload(upload.id) == []
+    assert not await leases.renew_lease(running.id, "w", settings)
+    assert await leases.start_document(waiting.id, "x", settings) == (None, [])
+    assert await uploads.cancel_upload(upload.id) == []
 
 
 async def test_retry_reopens_a_failed_document(db: str) -> None:
     upload = await make_upload(1)
     (doc,) = await documents(upload)
     await run_to(doc, CORRUPT)
-    await pipeline.roll_up(upload.id)
+    await uploads.roll_up(upload.id)
 
-    assert await pipeline.retry_document(doc.id)
+    assert await uploads.retry_document(doc.id)
 
     stored = await Document.get(id=doc.id)
     assert (stored.status, stored.attempts) == (Status.PENDING, 0)
@@ -188,7 +190,7 @@ def make_corrupt_pdf(path: Path) -> Path:
 async def converted(doc_id: uuid.UUID) -> None:
     """Run the task function itself, then let follow-up tasks (archive, retries) finish."""
     from tasks.broker import broker
-    from tasks.convert import convert_document
+    from tasks.runtime.tasks import convert_document
 
     await convert_document(str(doc_id))
     await broker.wait_all()  # type: ignore[attr-defined]
@@ -197,7 +199,7 @@ async def converted(doc_id: uuid.UUID) -> None:
 async def test_pdf_document_converts_with_pages_and_events_in_order(
     db: str, tmp_path: Path
 ) -> None:
-    from tasks.events import get_bus
+    from tasks.bus import get_bus
 
     upload = await make_upload([make_pdf(tmp_path / "three.pdf", 3)])
     (doc,) = await documents(upload)
@@ -279,7 +281,7 @@ async def test_duplicate_delivery_while_lease_is_alive_does_nothing(
 ) -> None:
     upload = await make_upload([make_png(tmp_path / "a.png")])
     (doc,) = await documents(upload)
-    await pipeline.start_document(doc.id, "another-worker", get_settings())
+    await leases.start_document(doc.id, "another-worker", get_settings())
 
     await converted(doc.id)
 
@@ -294,8 +296,8 @@ async def test_duplicate_delivery_while_lease_is_alive_does_nothing(
 
 
 async def test_cancelled_document_stops_and_records_nothing_more(db: str, tmp_path: Path) -> None:
-    from tasks.convert import convert_document
-    from tasks.events import get_bus
+    from tasks.bus import get_bus
+    from tasks.runtime.tasks import convert_document
 
     upload = await make_upload([make_pdf(tmp_path / "long.pdf", 12, size=(2400, 3200))])
     (doc,) = await documents(upload)
@@ -303,7 +305,7 @@ async def test_cancelled_document_stops_and_records_nothing_more(db: str, tmp_pa
         task = asyncio.create_task(convert_document(str(doc.id)))
         while (await asyncio.wait_for(anext(stream), 60))["kind"] != "PAGE_DONE":
             pass
-        cancel_events = await pipeline.cancel_upload(upload.id)
+        cancel_events = await uploads.cancel_upload(upload.id)
         await asyncio.wait_for(task, 30)
 
     stored = await Document.get(id=doc.id)
@@ -315,7 +317,7 @@ async def test_cancelled_document_stops_and_records_nothing_more(db: str, tmp_pa
 
 
 async def test_paused_processing_leaves_documents_pending(db: str, tmp_path: Path) -> None:
-    from tasks import control
+    from tasks.service import control
 
     upload = await make_upload([make_png(tmp_path / "a.png")])
     (doc,) = await documents(upload)
@@ -367,7 +369,7 @@ async def test_heartbeats_list_live_workers_and_processing_state(db: str) -> Non
     from datetime import UTC, datetime, timedelta
 
     from models.upload import WorkerState
-    from tasks import control
+    from tasks.service import control
 
     settings = get_settings()
     worker_id = control.new_worker_id()
@@ -395,7 +397,7 @@ async def test_killed_conversion_is_retried_then_fails_at_the_attempt_limit(
     db: str, tmp_path: Path
 ) -> None:
     from tasks.broker import broker
-    from tasks.convert import process_document
+    from tasks.service.process import process_document
 
     settings = get_settings()
     # An address-space cap far below what rendering needs: the child dies every time.
@@ -418,7 +420,7 @@ async def test_killed_conversion_is_retried_and_the_retry_completes(
     db: str, tmp_path: Path
 ) -> None:
     from tasks.broker import broker
-    from tasks.convert import process_document
+    from tasks.service.process import process_document
 
     starved = get_settings().model_copy(update={"memory_limit_mb": 40})
     upload = await make_upload([make_pdf(tmp_path / "big.pdf", 1, size=(2400, 3200))])

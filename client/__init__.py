@@ -1,0 +1,1 @@
+"""The GraphQL client behind the `pagemill` commands, and what they print."""

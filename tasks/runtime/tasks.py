@@ -1,0 +1,58 @@
+"""The taskiq tasks: thin adapters from a message to one service call, under stable names."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from uuid import UUID
+
+from settings import Settings, get_settings
+from tasks import queue
+from tasks.broker import broker, is_embedded
+from tasks.runtime import lifecycle
+from tasks.runtime.state import current
+from tasks.service.archive import build_archive
+from tasks.service.process import process_document
+from tasks.storage import LocalStorage
+
+__all__ = ["archive_upload", "broker", "convert_document"]
+
+lifecycle.install(broker)
+
+
+@broker.task(task_name=queue.CONVERT_DOCUMENT)
+async def convert_document(document_id: str) -> None:
+    """Convert one document (idempotent: a duplicate delivery finds the lease taken)."""
+    settings = get_settings()
+    state = current()
+    async with _slot(settings):
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 (always inside a task here)
+        state.running[task] = UUID(document_id)
+        try:
+            if await process_document(UUID(document_id), settings, state.worker_id):
+                state.conversions_done += 1
+        finally:
+            state.running.pop(task, None)
+
+
+@broker.task(task_name=queue.ARCHIVE_UPLOAD)
+async def archive_upload(upload_id: str) -> None:
+    """Build the zip of all pages of an upload, with its manifest.json."""
+    settings = get_settings()
+    await build_archive(UUID(upload_id), LocalStorage(settings.storage_dir))
+
+
+@asynccontextmanager
+async def _slot(settings: Settings) -> AsyncIterator[None]:
+    # In-memory tasks bypass taskiq's receiver limit: bound them here. Workers run one
+    # message at a time per process (--max-async-tasks 1), so no bound is needed there.
+    if not is_embedded(broker):
+        yield
+        return
+    state = current()
+    if state.slots is None:
+        state.slots = asyncio.Semaphore(settings.embedded_concurrency)
+    async with state.slots:
+        yield

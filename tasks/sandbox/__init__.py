@@ -1,0 +1,1 @@
+"""Capped subprocesses (layer 1): the conversion child and its pool, and LibreOffice."""

@@ -1,0 +1,97 @@
+"""The zip of all pages of a terminal upload, with a manifest.json describing every document."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+from uuid import UUID
+
+from models.upload import TERMINAL, Document, Page, Upload
+from tasks.storage import LocalStorage
+
+
+async def build_archive(upload_id: UUID, storage: LocalStorage) -> str | None:
+    """Zip every page of a terminal upload with a manifest.json; returns its relative path."""
+    upload = await Upload.get_or_none(id=upload_id)
+    if upload is None or upload.status not in TERMINAL:
+        return None
+    documents = await Document.filter(upload_id=upload_id).order_by("index")
+    pages = await Page.filter(document__upload_id=upload_id).order_by("number")
+    by_document: dict[UUID, list[Page]] = {}
+    for page in pages:
+        by_document.setdefault(UUID(str(page.document_id)), []).append(page)
+    manifest = _manifest(upload, documents, by_document)
+    target = storage.upload_dir(upload_id) / "archive.zip"
+    files = [
+        (storage.root / page.path, entry["archive_path"])
+        for doc in manifest["documents"]
+        for page, entry in zip(by_document.get(UUID(doc["id"]), []), doc["pages"], strict=True)
+    ]
+    files += [
+        (storage.root / doc.pdf_path, entry["pdf"])
+        for doc, entry in zip(documents, manifest["documents"], strict=True)
+        if doc.pdf_path and entry["pdf"]
+    ]
+    await asyncio.to_thread(_write_zip, target, manifest, files)
+    relative = storage.relative(target)
+    await Upload.filter(id=upload_id).update(archive_path=relative)
+    return relative
+
+
+def _manifest(
+    upload: Upload, documents: list[Document], by_document: dict[UUID, list[Page]]
+) -> dict[str, Any]:
+    return {
+        "upload_id": str(upload.id),
+        "status": upload.status.value,
+        "documents": [
+            {
+                "id": str(doc.id),
+                "index": doc.index,
+                "filename": doc.filename,
+                "status": doc.status.value,
+                "content_type": doc.content_type,
+                "sha256": doc.sha256,
+                "page_count": doc.page_count,
+                "error_code": doc.error_code.value if doc.error_code else None,
+                "error_message": doc.error_message,
+                # The PDF rendition of an office document, None for other inputs.
+                "pdf": f"{_archive_dir(doc)}/document.pdf" if doc.pdf_path else None,
+                "pages": [
+                    {
+                        "number": page.number,
+                        "width": page.width,
+                        "height": page.height,
+                        "size_bytes": page.size_bytes,
+                        "archive_path": f"{_archive_dir(doc)}/{page.number:04d}.png",
+                    }
+                    for page in by_document.get(doc.id, [])
+                ],
+            }
+            for doc in documents
+        ],
+    }
+
+
+def _archive_dir(doc: Document) -> str:
+    # Client filenames are data: only a stem of safe characters goes into the zip's names.
+    stem = Path(PurePosixPath(doc.filename.replace("\\", "/")).name).stem
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._")[:80] or "document"
+    return f"{doc.index:04d}-{safe}"
+
+
+def _write_zip(target: Path, manifest: dict[str, Any], files: list[tuple[Path, str]]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".zip.part")
+    # PNGs are already deflated: storing them is as small and far faster.
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+        for source, name in files:
+            if source.is_file():
+                archive.write(source, name)
+    os.replace(partial, target)

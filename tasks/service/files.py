@@ -1,0 +1,142 @@
+"""Uploaded files on their way in: spooled under the storage root while hashed and counted,
+planned as documents (zips expanded), then moved to their final paths."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+from uuid import UUID, uuid4
+
+from models.upload import Document, ErrorCode, Status
+from settings import Settings
+from tasks.engine.kinds import (
+    CONTENT_TYPES,
+    CONVERTIBLE,
+    EXTENSIONS,
+    is_office_container,
+    sniff_path,
+)
+from tasks.service.dedupe import fingerprint
+from tasks.service.errors import RequestTooLarge
+from tasks.service.planned import CHUNK, UNSUPPORTED, IncomingFile, Planned, sha256_of
+from tasks.service.zips import expand_zip
+from tasks.storage import LocalStorage
+
+
+class Readable(Protocol):
+    """A multipart file part: its name as the client gave it, and its bytes."""
+
+    @property
+    def filename(self) -> str | None: ...
+
+    @property
+    def file(self) -> BinaryIO: ...
+
+
+def tmp_dir(storage: LocalStorage) -> Path:
+    """Scratch space on the storage volume, so moving files into place is a rename."""
+    path = storage.root / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+async def spool(upload: Readable, storage: LocalStorage, settings: Settings) -> IncomingFile:
+    """Copy one multipart file part under the storage root, hashing and counting its bytes."""
+    filename = upload.filename or "unnamed"
+    directory = tmp_dir(storage)
+    return await asyncio.to_thread(_copy, upload.file, filename, directory, settings.max_file_bytes)
+
+
+def _copy(src: BinaryIO, filename: str, directory: Path, limit: int) -> IncomingFile:
+    src.seek(0)
+    fd, name = tempfile.mkstemp(dir=directory, prefix="in-")
+    digest, size = hashlib.sha256(), 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            while chunk := src.read(CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise RequestTooLarge(
+                        f"{filename!r} has more than {limit} bytes, the limit "
+                        f"({size} received when it was cut off)"
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return IncomingFile(filename, Path(name), size, digest.hexdigest())
+
+
+def discard(files: list[IncomingFile]) -> None:
+    """Remove temporary files that were not moved into place."""
+    for file in files:
+        file.path.unlink(missing_ok=True)
+
+
+def plan_file(file: IncomingFile, settings: Settings, work: Path) -> list[Planned]:
+    """The documents one uploaded file becomes (several for a zip)."""
+    kind = sniff_path(file.path)
+    if kind == "zip" and not is_office_container(file.path):
+        return expand_zip(file, settings, work)
+    sha = file.sha256 or sha256_of(file.path)
+    planned = Planned(file.filename, file.path, file.size, sha, kind)
+    if kind not in CONVERTIBLE:
+        planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
+    return [planned]
+
+
+def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> list[Planned]:
+    """The documents of every uploaded file, in upload order."""
+    planned: list[Planned] = []
+    try:
+        for file in files:
+            planned += plan_file(file, settings, work)
+    except BaseException:
+        for item in planned:
+            if item.source is not None:
+                item.source.unlink(missing_ok=True)
+        raise
+    return planned
+
+
+def place(
+    planned: list[Planned], upload_id: UUID, storage: LocalStorage, settings: Settings
+) -> list[Document]:
+    """Move each planned file to its final path and build (unsaved) Document rows."""
+    now = datetime.now(UTC)
+    settings_fingerprint = fingerprint(settings)
+    docs: list[Document] = []
+    for index, item in enumerate(planned, start=1):
+        doc_id = uuid4()
+        kind = item.kind if item.kind in EXTENSIONS else None
+        target = storage.original_path(upload_id, doc_id, EXTENSIONS[kind] if kind else "bin")
+        if item.source is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(item.source, target)
+            item.source = None
+        failed = item.error is not None
+        docs.append(
+            Document(
+                id=doc_id,
+                upload_id=upload_id,
+                index=index,
+                filename=item.filename,
+                status=Status.FAILED if failed else Status.PENDING,
+                content_type=CONTENT_TYPES.get(kind) if kind else None,
+                size_bytes=item.size,
+                sha256=item.sha256,
+                original_path=storage.relative(target),
+                error_code=item.error[0] if item.error else None,
+                error_message=item.error[1] if item.error else None,
+                finished_at=now if failed else None,
+                created_at=now,
+                settings_fingerprint=None if failed else settings_fingerprint,
+            )
+        )
+    return docs
