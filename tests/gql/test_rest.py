@@ -12,7 +12,7 @@ from uuid import uuid4
 import httpx
 
 from gql.openapi_export import openapi_document
-from tasks import control
+from tasks.service import control
 from tests.gql.conftest import make_app
 from tests.gql.support import PREFLIGHT, jpeg, pdf, png, wait_for
 
