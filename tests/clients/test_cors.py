@@ -127,3 +127,13 @@ async def test_a_browser_app_on_another_origin_is_refused_and_told_why(
     assert socket["code"] == 1008
     assert OTHER_ORIGIN in socket["reason"] and "PAGEMILL_ALLOWED_ORIGINS" in socket["reason"]
     await page.context.close()
+
+
+async def test_a_refusal_to_an_allowed_origin_carries_cors_headers(served: Cluster) -> None:
+    # A multipart request without the CSRF header is refused before the app sees it.
+    async with httpx.AsyncClient(headers={"Origin": ORIGIN}) as http:
+        refused = await http.post(served.graphql_url, files={"0": ("a.png", b"x")})
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "CSRF_BLOCKED"
+    assert refused.headers["access-control-allow-origin"] == ORIGIN
