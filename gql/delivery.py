@@ -1,5 +1,5 @@
 """Where the messages of a graphql-transport-ws operation go: set by the WebSocket handler
-for the task that runs the operation, read by the fan-out room it joins."""
+(gql/internals.py) for the task that runs the operation, read by the fan-out room it joins."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ from typing import Any
 
 import strawberry
 from starlette.websockets import WebSocket
-from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
-    BaseGraphQLTransportWSHandler,
-    Operation,
-)
 
 
 @dataclass(frozen=True)
@@ -29,25 +25,6 @@ class Delivery:
 
 # Set by the WebSocket handler for the task that runs one operation.
 DELIVERY: ContextVar[Delivery | None] = ContextVar("pagemill_delivery", default=None)
-
-
-class FanOutWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws, telling the operation's resolvers where its messages go."""
-
-    async def run_operation(self, operation: Operation[Any, Any]) -> None:
-        websocket = getattr(self.websocket, "ws", None)
-        if isinstance(websocket, WebSocket) and isinstance(operation.query, str):
-            DELIVERY.set(
-                Delivery(
-                    self.schema,  # type: ignore[arg-type]
-                    websocket,
-                    operation.id,
-                    operation.query,
-                    operation.variables,
-                    operation.operation_name,
-                )
-            )
-        await super().run_operation(operation)
 
 
 def current_delivery() -> Delivery | None:

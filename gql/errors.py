@@ -9,9 +9,9 @@ from typing import Any
 
 from graphql import GraphQLError, GraphQLSyntaxError
 from prometheus_client import Counter
-from strawberry.extensions import MaskErrors
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
+from gql.internals import LeanMaskErrors
 from tasks.service.errors import Rejected
 
 logger = logging.getLogger(__name__)
@@ -130,17 +130,11 @@ def is_expected(error: GraphQLError) -> bool:
     return isinstance(original, (ApiError, GraphQLError, *REQUEST_ERRORS))
 
 
-class MaskUnexpectedErrors(MaskErrors):
+class MaskUnexpectedErrors(LeanMaskErrors):
     """Masks only unexpected exceptions (PITFALLS: MaskErrors masks validation errors too)."""
 
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda e: not is_expected(e), error_message="")
-
-    def _process_result(self, result: object) -> None:
-        # Called for every subscription event: skip MaskErrors' isinstance check against a
-        # runtime Protocol (slow) for the usual result without errors.
-        if getattr(result, "errors", None):
-            super()._process_result(result)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context

@@ -19,6 +19,7 @@ from uuid import UUID
 
 from gql.context import Context
 from gql.delivery import Delivery
+from gql.internals import core_schema
 from gql.members import Ending, Group, Member, Outcome, document_of
 from gql.sequencer import Sequencer, sequence_of
 from models import progress
@@ -53,7 +54,7 @@ class Room:
         group = self.groups.get(key)
         if group is None:
             executor = delivery.schema.execution_context_class.build(
-                delivery.schema._schema,  # the graphql-core schema strawberry executes on
+                core_schema(delivery.schema),
                 document_of(delivery.query),
                 context_value=context,
                 raw_variable_values=delivery.variables,

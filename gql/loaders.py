@@ -12,6 +12,7 @@ from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
+from gql.internals import raw_info
 from models.upload import Document, Page, Upload
 
 
@@ -63,7 +64,7 @@ async def prefetch(info: Info[Any, None], upload: Upload) -> None:
     """Load the documents and pages one upload's selection asks for, in this resolver,
     and hand them to the loaders: the fields then resolve at once, without a batch each."""
     # The query's own AST: strawberry's selected_fields converts the whole tree per call.
-    raw = info._raw_info
+    raw = raw_info(info)
     selected = [
         node
         for field in raw.field_nodes

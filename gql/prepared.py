@@ -17,6 +17,7 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter, SchemaExtension
 
 from gql.errors import GRAPHQL_VALIDATION_FAILED, QUERY_TOO_COMPLEX, with_code
+from gql.internals import core_schema
 
 MAX_DEPTH = 10
 MAX_TOKENS = 4000
@@ -67,7 +68,7 @@ def prepared_documents(introspection: bool) -> Callable[[], SchemaExtension]:
             context = self.execution_context
             rules: Sequence[type[ASTValidationRule]] = context.validation_rules
             context.pre_execution_errors = errors(
-                context.schema._schema, context.query or "", (*rules, *extra)
+                core_schema(context.schema), context.query or "", (*rules, *extra)
             )
             yield
 

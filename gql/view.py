@@ -12,7 +12,6 @@ from typing import Any
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError, GraphQLSyntaxError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -27,8 +26,8 @@ from strawberry.types.unset import UNSET
 
 from gql.context import Context
 from gql.cors import refused_origin_reason
-from gql.delivery import FanOutWSHandler
 from gql.errors import ApiError
+from gql.internals import TransportWSHandler
 from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
 from gql.pollcache import PollCache
@@ -37,18 +36,6 @@ from gql.problems import STATUS_OF
 from gql.refusals import Refusal, check_batch, response
 from gql.security import init_token
 from settings import Settings
-
-
-class TransportWSHandler(FanOutWSHandler):
-    """graphql-transport-ws answering a syntax error as the protocol's `error` message, with
-    its code, like any other refusal; strawberry closes the whole socket (4400) instead,
-    ending every other subscription the client runs on it."""
-
-    @staticmethod
-    def _get_pre_execution_close_reason(error: GraphQLError) -> str | None:
-        if isinstance(error, GraphQLSyntaxError):
-            return None
-        return FanOutWSHandler._get_pre_execution_close_reason(error)
 
 
 class MultipartTransport(MultipartSubscriptionTransport):

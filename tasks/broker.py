@@ -26,7 +26,9 @@ LOST_CONNECTION = (RedisConnectionError, RedisTimeoutError, OSError, LockError)
 
 
 class ReconnectingStreamBroker(RedisStreamBroker):
-    """A RedisStreamBroker whose reader outlives Redis going away.
+    """A RedisStreamBroker whose reader outlives Redis going away (it overrides the private
+    `_ack_generator` and calls `_declare_consumer_group`, as of taskiq-redis 1.2.4;
+    tests/test_internals.py checks they are still there).
 
     taskiq-redis lets the first connection error end `listen()`, which stops the worker
     process and its running conversions; and a Redis that restarts without its data has no
