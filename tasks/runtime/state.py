@@ -33,7 +33,3 @@ def current() -> ProcessState:
         _state = ProcessState(worker_id=new_worker_id(), started_at=datetime.now(UTC))
     return _state
 
-
-def peek() -> ProcessState | None:
-    """This process's state if it was made, else None."""
-    return _state
