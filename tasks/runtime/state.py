@@ -32,4 +32,3 @@ def current() -> ProcessState:
     if _state is None:
         _state = ProcessState(worker_id=new_worker_id(), started_at=datetime.now(UTC))
     return _state
-
