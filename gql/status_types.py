@@ -21,10 +21,20 @@ class UploadEvent:
     upload_status: m.Status | None
     document_id: strawberry.ID | None
     document_status: m.Status | None
-    pages_done: int | None
-    page_count: int | None
+    pages_done: int | None = strawberry.field(
+        description="PAGE_DONE and DOCUMENT_*: the document's pages done; SNAPSHOT: the upload's"
+    )
+    page_count: int | None = strawberry.field(
+        description="PAGE_DONE and DOCUMENT_*: the document's page count; SNAPSHOT: the upload's"
+    )
     page: Page | None
     error_code: m.ErrorCode | None
+    upload_pages_done: int | None = strawberry.field(
+        description="Pages of the whole upload recorded at this event's sequence"
+    )
+    upload_page_count: int | None = strawberry.field(
+        description="Pages of the whole upload known at this event's sequence"
+    )
 
     @classmethod
     def from_payload(cls, data: dict[str, Any], ctx: Context) -> UploadEvent:
@@ -43,6 +53,8 @@ class UploadEvent:
             page_count=data.get("page_count"),
             page=Page.from_payload(page, ctx) if page else None,
             error_code=error_code_of(data.get("error_code")),
+            upload_pages_done=data.get("upload_pages_done"),
+            upload_page_count=data.get("upload_page_count"),
         )
 
 

@@ -32,25 +32,21 @@ POLL_SECONDS = 30.0
 async def upload_event_stream(
     upload_id: UUID, after: int | None, context: Context
 ) -> AsyncIterator[dict[str, Any]]:
-    """SNAPSHOT, then (with `after`) the missed events, then live events until UPLOAD_DONE."""
+    """Without `after`, SNAPSHOT and then newer events; with it, the events after it and
+    no SNAPSHOT. Then live events, in order, until UPLOAD_DONE."""
     settings = context.settings
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.subscription_max_seconds
     principal = context.principal
     if not sees_all(principal) and not await Upload.exists(owner_filter(principal), id=upload_id):
         raise NotFound(f"No upload {upload_id}")
+    # Listening first: nothing committed from here on can pass unseen.
     async with get_bus(settings).listen(upload_id) as live:
-        snapshot = await progress.snapshot(upload_id)
-        if snapshot is None:
-            raise NotFound(f"No upload {upload_id}")
-        yield snapshot
-        if after is not None:
-            for missed in await progress.events_after(upload_id, after):
-                if sequence_of(missed) <= sequence_of(snapshot):
-                    yield missed
-        if Status(snapshot["upload_status"]) in TERMINAL:
-            return
-        last = sequence_of(snapshot)
+        first, last = await (_start(upload_id) if after is None else _resume(upload_id, after))
+        for stored in first:
+            yield stored
+        if last is None:
+            return  # terminal: nothing follows
         delivery = current_delivery()
         if delivery is not None:
             # The room sends the live events straight to the socket; back here only to go on
@@ -70,10 +66,34 @@ async def upload_event_stream(
                     return
 
 
+Start = tuple[list[dict[str, Any]], int | None]
+
+
+async def _start(upload_id: UUID) -> Start:
+    """[SNAPSHOT], and its sequence unless the upload is terminal."""
+    snapshot = await progress.snapshot(upload_id)
+    if snapshot is None:
+        raise NotFound(f"No upload {upload_id}")
+    terminal = Status(snapshot["upload_status"]) in TERMINAL
+    return [snapshot], None if terminal else sequence_of(snapshot)
+
+
+async def _resume(upload_id: UUID, after: int) -> Start:
+    """The stored events after `after`, and the last sequence sent unless the upload is
+    terminal (its UPLOAD_DONE is then among them, or came at or before `after`)."""
+    position = await progress.position(upload_id)  # read first: the replay reaches it
+    if position is None:
+        raise NotFound(f"No upload {upload_id}")
+    missed = await progress.events_after(upload_id, after)
+    last = sequence_of(missed[-1]) if missed else after
+    return missed, None if Status(position[1]) in TERMINAL else last
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
-        description="SNAPSHOT first, then every event in order; completes when terminal"
+        description="SNAPSHOT first (with `after`: the events after it, no SNAPSHOT), then "
+        "every event in order; completes when terminal"
     )
     async def upload_events(
         self, info: Info[Context, None], id: strawberry.ID, after: int | None = None

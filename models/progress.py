@@ -7,7 +7,6 @@ from uuid import UUID
 
 from tortoise.exceptions import DoesNotExist
 from tortoise.expressions import F
-from tortoise.functions import Count
 
 from models.upload import Document, Event, EventKind, Page, Upload
 
@@ -19,6 +18,8 @@ EVENT_FIELDS = (
     "page",
     "error_code",
 )
+# Every event also carries the upload's pages recorded and pages expected at its sequence.
+UPLOAD_FIELDS = ("upload_pages_done", "upload_page_count")
 
 
 async def append_event(upload_id: UUID, kind: EventKind, **fields: Any) -> dict[str, Any]:
@@ -27,12 +28,17 @@ async def append_event(upload_id: UUID, kind: EventKind, **fields: Any) -> dict[
     if unknown:
         raise TypeError(f"unknown event fields: {sorted(unknown)}")
     sequence, status = await _next_sequence(upload_id)
+    # Read after the sequence's row lock is ours: every page whose event came before this
+    # one is committed, and every later one is not (pages and their events commit together).
+    done, count = await upload_totals(upload_id)
     payload: dict[str, Any] = {
         "sequence": sequence,
         "kind": kind.value,
         "upload_id": str(upload_id),
         "upload_status": status,
         **dict.fromkeys(EVENT_FIELDS),
+        "upload_pages_done": done,
+        "upload_page_count": count,
     }
     payload.update(fields)
     await Event.create(upload_id=upload_id, sequence=sequence, kind=kind, payload=payload)
@@ -63,10 +69,23 @@ async def _next_sequence(upload_id: UUID) -> tuple[int, str]:
     return int(rows[0]["sequence"]), str(rows[0]["status"])
 
 
+def _dialect_sql(queries: dict[str, str], upload_id: UUID) -> tuple[Any, str | None, Any]:
+    """The connection in use, the query for its dialect (None: another one) and the id."""
+    db = Upload._meta.db  # the transaction's connection inside in_transaction()
+    dialect = db.capabilities.dialect
+    return db, queries.get(dialect), upload_id if dialect == "postgres" else str(upload_id)
+
+
 async def head(upload_id: UUID) -> int | None:
     """The sequence number of an upload's latest event (one indexed column), None if unknown."""
     rows = await Upload.filter(id=upload_id).values("sequence")
     return int(rows[0]["sequence"]) if rows else None
+
+
+async def position(upload_id: UUID) -> tuple[int, str] | None:
+    """An upload's latest sequence and its status (one indexed row), None if unknown."""
+    rows = await Upload.filter(id=upload_id).values_list("sequence", "status")
+    return (int(rows[0][0]), _value(rows[0][1]) or "") if rows else None
 
 
 async def document_progress(document_id: UUID) -> int:
@@ -74,54 +93,72 @@ async def document_progress(document_id: UUID) -> int:
     return await Page.filter(document_id=document_id).count()
 
 
+# One statement: it reads one consistent state (PostgreSQL and SQLite alike), in which a
+# page is counted exactly when its PAGE_DONE event, committed with it, is at or below the
+# sequence read.
+SNAPSHOT = """SELECT u."sequence", u."status" AS "upload_status", d."id", d."status",
+ d."page_count", d."error_code",
+ (SELECT count(*) FROM "page" p WHERE p."document_id" = d."id") AS "pages_done"
+ FROM "upload" u LEFT JOIN "document" d ON d."upload_id" = u."id"
+ WHERE u."id" = {0} ORDER BY d."index"
+"""
+SNAPSHOTS = {"postgres": SNAPSHOT.format("$1"), "sqlite": SNAPSHOT.format("?")}
+TOTALS = """SELECT
+ (SELECT count(*) FROM "page" p JOIN "document" d ON p."document_id" = d."id"
+  WHERE d."upload_id" = {0}) AS "done",
+ (SELECT coalesce(sum(d."page_count"), 0) FROM "document" d WHERE d."upload_id" = {0})
+ AS "count"
+"""
+UPLOAD_TOTALS = {"postgres": TOTALS.format("$1"), "sqlite": TOTALS.format("?1")}
+
+
 async def snapshot(upload_id: UUID) -> dict[str, Any] | None:
     """The SNAPSHOT payload built from committed rows, or None for an unknown upload."""
-    # Sequence first: state read afterwards is at least as new, so a subscriber that drops
-    # events up to this number can only see state that is current or newer.
-    upload = await Upload.get_or_none(id=upload_id)
-    if upload is None:
+    db, sql, key = _dialect_sql(SNAPSHOTS, upload_id)
+    if sql is None:
+        raise NotImplementedError(f"no snapshot query for {db.capabilities.dialect}")
+    rows = await db.execute_query_dict(sql, [key])
+    if not rows:
         return None
-    documents = (
-        await Document.filter(upload_id=upload_id)
-        .order_by("index")
-        .values("id", "status", "page_count", "error_code")
-    )
-    counts = dict(
-        await Page.filter(document__upload_id=upload_id)
-        .group_by("document_id")
-        .annotate(n=Count("id"))
-        .values_list("document_id", "n")
-    )
     per_document = [
         {
-            "document_id": str(d["id"]),
-            "document_status": _value(d["status"]),
-            "pages_done": counts.get(d["id"], 0),
-            "page_count": d["page_count"],
-            "error_code": _value(d["error_code"]),
+            "document_id": str(row["id"]),
+            "document_status": _value(row["status"]),
+            "pages_done": int(row["pages_done"]),
+            "page_count": row["page_count"],
+            "error_code": _value(row["error_code"]),
         }
-        for d in documents
+        for row in rows
+        if row["id"] is not None
     ]
+    done = sum(d["pages_done"] for d in per_document)
+    count = sum(d["page_count"] or 0 for d in per_document)
     return {
-        "sequence": upload.sequence,
+        "sequence": int(rows[0]["sequence"]),
         "kind": EventKind.SNAPSHOT.value,
         "upload_id": str(upload_id),
-        "upload_status": upload.status.value,
+        "upload_status": _value(rows[0]["upload_status"]),
         "document_id": None,
         "document_status": None,
-        "pages_done": sum(d["pages_done"] for d in per_document),
-        "page_count": sum(d["page_count"] or 0 for d in per_document),
+        "pages_done": done,
+        "page_count": count,
         "page": None,
         "error_code": None,
+        "upload_pages_done": done,
+        "upload_page_count": count,
         "documents": per_document,
     }
 
 
 async def upload_totals(upload_id: UUID) -> tuple[int, int]:
     """(pages recorded, pages expected) summed over an upload's documents."""
-    done = await Page.filter(document__upload_id=upload_id).count()
-    counts = await Document.filter(upload_id=upload_id).values("page_count")
-    return done, sum(int(row["page_count"] or 0) for row in counts)
+    db, sql, key = _dialect_sql(UPLOAD_TOTALS, upload_id)
+    if sql is None:  # another dialect: two statements
+        done = await Page.filter(document__upload_id=upload_id).count()
+        counts = await Document.filter(upload_id=upload_id).values("page_count")
+        return done, sum(int(row["page_count"] or 0) for row in counts)
+    row = (await db.execute_query_dict(sql, [key]))[0]
+    return int(row["done"]), int(row["count"])
 
 
 async def events_after(upload_id: UUID, after: int) -> list[dict[str, Any]]:

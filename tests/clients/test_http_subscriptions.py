@@ -86,6 +86,7 @@ async def test_apollo_over_http_and_a_websocket_resume_alike(served: Cluster, pd
     over_websocket = await subscribe(served.ws_url, created["id"], after=2)
 
     assert status == 0
+    assert over_websocket[0]["sequence"] == 3  # after 2: no SNAPSHOT, the next event
     assert [(e["sequence"], e["kind"]) for e in over_http] == [
         (e["sequence"], e["kind"]) for e in over_websocket
     ]

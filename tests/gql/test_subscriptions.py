@@ -19,15 +19,20 @@ from tests.gql.support import PREFLIGHT, jpeg, multipart, pdf, png, wait_for
 EVENTS = """subscription($id: ID!, $after: Int) {
   uploadEvents(id: $id, after: $after) {
     sequence kind uploadId uploadStatus documentId documentStatus pagesDone pageCount errorCode
-    page { id number width height url }
+    uploadPagesDone uploadPageCount page { id number width height url }
   }
 }"""
 
 
 async def subscribe(
-    host: str, upload_id: str, after: int | None = None, protocol: str = "graphql-transport-ws"
+    host: str,
+    upload_id: str,
+    after: int | None = None,
+    protocol: str = "graphql-transport-ws",
+    stop_after: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every message payload of one subscription until the server completes it."""
+    """Every message payload of one subscription until the server completes it (or, with
+    `stop_after`, until that many came; then the client leaves)."""
     messages: list[dict[str, Any]] = []
     legacy = protocol == "graphql-ws"
     async with (
@@ -45,6 +50,8 @@ async def subscribe(
             message = json.loads(raw)
             if message["type"] in ("next", "data"):
                 messages.append(message["payload"])
+                if len(messages) == stop_after:
+                    break
             elif message["type"] == "complete":
                 break
             elif message["type"] == "ping":
@@ -83,17 +90,57 @@ async def test_live_subscription_starts_with_snapshot_and_ends_with_upload_done(
             assert event["page"]["url"].startswith(f"http://{server}/files/")
 
 
-async def test_subscription_with_after_replays_every_event_in_order(server: str) -> None:
+async def test_subscription_with_after_replays_every_later_event_without_snapshot(
+    server: str,
+) -> None:
     created = await _create(server, [("doc.pdf", pdf(2)), ("j.jpg", jpeg())])
     await subscribe(server, created["id"])  # returns once the upload is done
-    events = _events(await subscribe(server, created["id"], after=0))
-    assert events[0]["kind"] == "SNAPSHOT" and events[0]["uploadStatus"] == "COMPLETED"
-    replay = events[1:]
-    assert [e["sequence"] for e in replay] == list(range(1, events[0]["sequence"] + 1))
+    [snapshot] = _events(await subscribe(server, created["id"]))
+    assert snapshot["uploadStatus"] == "COMPLETED"
+    assert snapshot["pagesDone"] == snapshot["pageCount"] == 3
+    assert snapshot["uploadPagesDone"] == snapshot["uploadPageCount"] == 3
+    replay = _events(await subscribe(server, created["id"], after=0))
+    assert [e["sequence"] for e in replay] == list(range(1, snapshot["sequence"] + 1))
     assert replay[-1]["kind"] == "UPLOAD_DONE"
     kinds = [e["kind"] for e in replay]
     assert kinds.count("PAGE_DONE") == 3 and kinds.count("DOCUMENT_DONE") == 2
-    assert events[0]["pagesDone"] == events[0]["pageCount"] == 3
+    middle = replay[len(replay) // 2]["sequence"]
+    rest = _events(await subscribe(server, created["id"], after=middle))
+    assert rest == [e for e in replay if e["sequence"] > middle]
+    assert _events(await subscribe(server, created["id"], after=snapshot["sequence"])) == []
+
+
+async def test_every_event_counts_the_uploads_pages_at_its_sequence(server: str) -> None:
+    created = await _create(server, [("doc.pdf", pdf(3)), ("p.png", png())])
+    events = _events(await subscribe(server, created["id"], after=0))
+    assert all(e["uploadPagesDone"] is not None for e in events), events
+    done = [e["uploadPagesDone"] for e in events if e["kind"] == "PAGE_DONE"]
+    assert done == [1, 2, 3, 4]
+    assert events[-1]["uploadPagesDone"] == events[-1]["uploadPageCount"] == 4
+    # Per event, the counters never go back.
+    assert [e["uploadPagesDone"] for e in events] == sorted(e["uploadPagesDone"] for e in events)
+
+
+async def test_resuming_mid_upload_gets_the_rest_once_and_in_order(server: str) -> None:
+    created = await _create(server, [("long.pdf", pdf(8))])
+    first = _events(await subscribe(server, created["id"], after=0, stop_after=3))
+    resumed = _events(await subscribe(server, created["id"], after=first[-1]["sequence"]))
+    assert "SNAPSHOT" not in [e["kind"] for e in first + resumed]
+    stream = [e["sequence"] for e in first + resumed]
+    assert stream == list(range(1, stream[-1] + 1))
+    assert resumed[-1]["kind"] == "UPLOAD_DONE"
+
+
+async def test_snapshots_taken_mid_upload_count_only_announced_pages(server: str) -> None:
+    created = await _create(server, [("long.pdf", pdf(10))])
+    snapshots: list[dict[str, Any]] = []
+    while not snapshots or snapshots[-1]["uploadStatus"] not in ("COMPLETED", "FAILED"):
+        snapshots += _events(await subscribe(server, created["id"], stop_after=1))
+    log = _events(await subscribe(server, created["id"], after=0))
+    for snapshot in snapshots:
+        announced = [e for e in log if e["sequence"] <= snapshot["sequence"]]
+        pages = sum(e["kind"] == "PAGE_DONE" for e in announced)
+        assert snapshot["pagesDone"] == snapshot["uploadPagesDone"] == pages, snapshot
 
 
 async def test_finished_upload_gives_final_state_and_completes(server: str) -> None:

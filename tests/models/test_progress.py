@@ -73,6 +73,8 @@ async def test_payload_has_the_agreed_shape(db: str) -> None:
         "page_count",
         "page",
         "error_code",
+        "upload_pages_done",
+        "upload_page_count",
     }
     assert payload["upload_status"] == "PENDING"
     assert payload["error_code"] == "TIMEOUT"
