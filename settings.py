@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     # Host names a request may use when public_url is empty ("*": any, reflected in URLs)
     allowed_hosts: list[str] = Field(default_factory=lambda: ["localhost", "127.0.0.1", "::1"])
     storage_dir: Path = Path("scratch")
+    storage_url: str = ""  # unset or a path: local files; s3://BUCKET[/PREFIX]: object storage
+    s3_endpoint_url: str = ""  # unset: AWS; else MinIO, Ceph, R2...
+    s3_public_endpoint_url: str = ""  # the endpoint clients reach, for presigning; unset: above
+    presign_seconds: int = 3600  # lifetime of presigned download URLs
     database_url: str = ""  # empty: SQLite under storage_dir
     redis_url: str = ""  # empty: embedded default (in-memory broker, in-process events)
     redis_prefix: str = "pagemill"  # namespaces every Redis key and channel

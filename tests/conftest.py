@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from tests import s3server
+from tests.s3server import S3Server
+
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(4)}"
 PG_ADMIN_URL = os.environ.get("PAGEMILL_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("PAGEMILL_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -87,3 +90,21 @@ async def conversion_children() -> AsyncIterator[None]:
     from tasks.sandbox.pool import close_pool
 
     await close_pool()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """moto's S3 server on loopback for this run; test credentials in the environment."""
+    os.environ.update(s3server.CREDENTIALS)
+    server = s3server.start(STORAGE / "moto.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_bucket(s3_server: S3Server) -> Iterator[str]:
+    """This run's bucket, emptied and removed afterwards."""
+    bucket = f"pagemill-test-{RUN_ID}".replace("_", "-").lower()
+    s3server.create_bucket(s3_server.endpoint, bucket)
+    yield bucket
+    s3server.remove_bucket(s3_server.endpoint, bucket)

@@ -1,0 +1,58 @@
+"""What the service needs from a file store, satisfied by the local and the S3 backend."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
+from pathlib import Path
+from typing import BinaryIO, Protocol
+from uuid import UUID
+
+
+class StorageUnavailable(Exception):
+    """The store did not answer or refused a request (after the client's own retries)."""
+
+
+class ObjectStore(Protocol):
+    """Files by key (`uploads/<upload>/<document>/...`), local or in a bucket."""
+
+    scratch: Path  # this process's private local space (spooled uploads, work directories)
+
+    async def store_file(self, key: str, path: Path) -> None:
+        """Put a local file's bytes under key; the local file is consumed."""
+        ...
+
+    async def fetch(self, key: str, target: Path) -> Path:
+        """A local file with the bytes under key (target, or the stored file itself)."""
+        ...
+
+    async def copy(self, source: str, target: str) -> None:
+        """Make target hold the bytes of source, without moving them through this process."""
+        ...
+
+    async def delete_prefix(self, prefix: str) -> None:
+        """Remove every file whose key starts with prefix."""
+        ...
+
+    async def size(self, key: str) -> int | None:
+        """The size of the file under key, or None if there is none."""
+        ...
+
+    async def download_url(self, key: str) -> str | None:
+        """A presigned URL for key, or None when the API serves the bytes itself."""
+        ...
+
+    async def check(self) -> None:
+        """Raise unless the store accepts requests."""
+        ...
+
+    def open_reader(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A blocking reader of key (for worker threads)."""
+        ...
+
+    def open_writer(self, key: str) -> AbstractContextManager[BinaryIO]:
+        """A blocking writer whose bytes appear under key only once it closes cleanly."""
+        ...
+
+    def workspace(self, upload_id: UUID, document_id: UUID) -> AbstractAsyncContextManager[Path]:
+        """A local directory laid out like the document's keys, for a conversion to fill."""
+        ...
