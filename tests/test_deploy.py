@@ -14,6 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 APP_ENV = ("PAGEMILL_REDIS_URL", "PAGEMILL_DATABASE_URL", "PAGEMILL_STORAGE_DIR")
+S3_ENV = ("PAGEMILL_S3_ENDPOINT_URL", "PAGEMILL_S3_PUBLIC_ENDPOINT_URL", "AWS_ACCESS_KEY_ID",
+          "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")  # fmt: skip
 
 
 def compose() -> dict[str, Any]:
@@ -41,7 +43,9 @@ def command_of(service: dict[str, Any]) -> list[str]:
 
 def test_compose_has_every_role_with_a_health_check() -> None:
     services = compose()["services"]
-    assert {"redis", "postgres", "migrate", "api", "worker", "nginx"} <= set(services)
+    assert {"redis", "postgres", "minio", "bucket", "migrate", "api", "worker", "nginx"} <= set(
+        services
+    )
     for name, service in services.items():
         test = service.get("healthcheck", {}).get("test")
         assert test, f"{name} has no health check"
@@ -51,7 +55,7 @@ def test_compose_has_every_role_with_a_health_check() -> None:
             assert role in ("api", "worker", "migrated")
 
 
-def test_api_and_worker_share_the_image_settings_and_storage() -> None:
+def test_api_and_worker_share_the_image_settings_and_bucket_but_no_disk() -> None:
     model = compose()
     services = model["services"]
     api, worker, migrate = services["api"], services["worker"], services["migrate"]
@@ -65,14 +69,30 @@ def test_api_and_worker_share_the_image_settings_and_storage() -> None:
         assert all(env.get(name) for name in APP_ENV)
         assert env["PAGEMILL_DATABASE_URL"].startswith("postgres://")
         assert env["PAGEMILL_REDIS_URL"].startswith("redis://")
-    mounts = [
-        (v["source"], v["target"]) if isinstance(v, dict) else tuple(v.split(":")[:2])
-        for service in (api, worker)
-        for v in service["volumes"]
-    ]
-    assert mounts == [("storage", "/data")] * 2
-    assert {"storage", "pgdata"} <= set(model["volumes"])
+        assert env["PAGEMILL_STORAGE_URL"] == "s3://pagemill"
+        assert all(env.get(name) for name in S3_ENV)
+        assert env["PAGEMILL_S3_ENDPOINT_URL"] == "http://minio:9000"
+        # Browsers follow presigned URLs: they are signed for the published MinIO port.
+        assert env["PAGEMILL_S3_PUBLIC_ENDPOINT_URL"] == "http://localhost:9000"
+        assert not service.get("volumes")  # scratch is private: nothing shared on disk
+    assert {"minio-data", "pgdata"} <= set(model["volumes"])
     assert any("pgdata" in str(v) for v in services["postgres"]["volumes"])
+
+
+def test_minio_holds_the_bucket_before_api_and_workers_start() -> None:
+    services = compose()["services"]
+    minio, bucket = services["minio"], services["bucket"]
+    assert any("minio-data" in str(v) for v in minio["volumes"])
+    assert minio["environment"]["MINIO_ROOT_USER"] == services["api"]["environment"][
+        "AWS_ACCESS_KEY_ID"
+    ]
+    published = [str(p.get("published")) if isinstance(p, dict) else p for p in minio["ports"]]
+    assert any(p.startswith("9000") for p in published)
+    assert "mc mb --ignore-existing local/pagemill" in " ".join(command_of(bucket))
+    assert bucket["depends_on"]["minio"]["condition"] == "service_healthy"
+    for name in ("api", "worker"):
+        depends = services[name]["depends_on"]
+        assert depends["bucket"]["condition"] == "service_completed_successfully"
 
 
 def test_workers_scale_and_start_after_migrations() -> None:
