@@ -21,6 +21,10 @@ class ObjectStore(Protocol):
         """Put a local file's bytes under key; the local file is consumed."""
         ...
 
+    async def store_files(self, items: list[tuple[str, Path]]) -> None:
+        """store_file for several (key, path) pairs."""
+        ...
+
     async def fetch(self, key: str, target: Path) -> Path:
         """A local file with the bytes under key (target, or the stored file itself)."""
         ...
@@ -43,6 +47,10 @@ class ObjectStore(Protocol):
 
     async def check(self) -> None:
         """Raise unless the store accepts requests."""
+        ...
+
+    def local_path(self, key: str) -> Path | None:
+        """The file the API serves itself for key, or None (then it redirects)."""
         ...
 
     def open_reader(self, key: str) -> AbstractContextManager[BinaryIO]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 # time, bound what one upload holds in memory.
 PART_BYTES = 8 * 1024 * 1024
 PART_CONCURRENCY = 2
+FILE_CONCURRENCY = 4  # files of one upload in flight at once
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 # A bucket outage should fail a request in seconds, not in obstore's default three minutes.
 RETRY: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=10)}
@@ -88,6 +89,21 @@ class S3Storage:
             )
         path.unlink(missing_ok=True)
 
+    async def store_files(self, items: list[tuple[str, Path]]) -> None:
+        """Put several local files, a few at a time."""
+        slots = asyncio.Semaphore(FILE_CONCURRENCY)
+
+        async def one(key: str, path: Path) -> None:
+            async with slots:
+                await self.store_file(key, path)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for key, path in items:
+                    group.create_task(one(key, path))
+        except ExceptionGroup as failed:  # the others are cancelled: report the first
+            raise failed.exceptions[0] from None
+
     async def fetch(self, key: str, target: Path) -> Path:
         """Download key into target, streamed."""
         with _translated():
@@ -143,6 +159,10 @@ class S3Storage:
             )
             with writer:
                 yield cast(BinaryIO, writer)
+
+    def local_path(self, key: str) -> None:
+        """None: objects are downloaded through presigned URLs, never served by the API."""
+        return None
 
     @asynccontextmanager
     async def workspace(self, upload_id: UUID, document_id: UUID) -> AsyncIterator[Path]:

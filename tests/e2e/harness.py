@@ -50,12 +50,14 @@ class Cluster:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/graphql"
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(
+        self, name: str, args: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = (self.logs / f"{name}.log").open("ab")
         return subprocess.Popen(
             [str(BIN / "pagemill"), *args],
             cwd=PROJECT,
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -79,9 +81,12 @@ class Cluster:
         self.api = self._spawn("api", ["serve", "--host", "127.0.0.1", "--port", str(self.port)])
         wait_until(lambda: healthy(self.url), timeout, "API /healthz", self)
 
-    def start_worker(self, processes: int = 1) -> subprocess.Popen[bytes]:
-        """Start one `pagemill worker` and return its process."""
-        proc = self._spawn(f"worker{len(self.workers)}", ["worker", "--processes", str(processes)])
+    def start_worker(
+        self, processes: int = 1, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start one `pagemill worker` (`env` overrides the cluster's) and return its process."""
+        args = ["worker", "--processes", str(processes)]
+        proc = self._spawn(f"worker{len(self.workers)}", args, env)
         self.workers.append(proc)
         return proc
 

@@ -183,3 +183,16 @@ def test_storage_url_names_bucket_and_prefix(url: str, expected: tuple[str, str]
 )
 def test_only_well_formed_upload_keys_are_public(key: str, public: bool) -> None:
     assert keys.is_public(key) is public
+
+
+async def test_several_files_go_up_together(store: S3Storage, tmp_path: Path) -> None:
+    upload, document = uuid4(), uuid4()
+    items = []
+    for number in range(1, 7):
+        page = tmp_path / f"{number}.png"
+        page.write_bytes(bytes([number]) * 100)
+        items.append((keys.page_key(upload, document, number), page))
+    await store.store_files(items)
+    for number, (key, _) in enumerate(items, start=1):
+        assert await store.size(key) == 100
+    assert not any(path.exists() for _, path in items)
