@@ -83,9 +83,10 @@ def test_minio_holds_the_bucket_before_api_and_workers_start() -> None:
     services = compose()["services"]
     minio, bucket = services["minio"], services["bucket"]
     assert any("minio-data" in str(v) for v in minio["volumes"])
-    assert minio["environment"]["MINIO_ROOT_USER"] == services["api"]["environment"][
-        "AWS_ACCESS_KEY_ID"
-    ]
+    assert (
+        minio["environment"]["MINIO_ROOT_USER"]
+        == services["api"]["environment"]["AWS_ACCESS_KEY_ID"]
+    )
     published = [str(p.get("published")) if isinstance(p, dict) else p for p in minio["ports"]]
     assert any(p.startswith("9000") for p in published)
     assert "mc mb --ignore-existing local/pagemill" in " ".join(command_of(bucket))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import REDIS_TEST_URL, RUN_ID
-from tests.e2e.client import create_upload, get_upload, wait_terminal
+from tests.e2e.client import create_upload, wait_terminal
 from tests.e2e.conftest import _base_env, _database, _prefix, many_page_pdf
 from tests.e2e.harness import Cluster, cluster_env, kill_worker, wait_until
 from tests.s3server import S3Server
@@ -73,7 +73,8 @@ async def test_pages_originals_and_archive_download_from_the_bucket(
     bucket_cluster: Cluster, s3_server: S3Server, samples: dict[str, Path], tmp_path: Path
 ) -> None:
     bundle = _zip_of([samples["png"], samples["pdf"]], tmp_path / "bundle.zip")
-    created = await create_upload(bucket_cluster.graphql_url, [samples["pdf"], samples["png"], bundle])
+    files = [samples["pdf"], samples["png"], bundle]
+    created = await create_upload(bucket_cluster.graphql_url, files)
     upload = await wait_terminal(bucket_cluster.graphql_url, created["id"])
 
     assert upload["status"] == "COMPLETED"
@@ -90,8 +91,8 @@ async def test_pages_originals_and_archive_download_from_the_bucket(
         page = (await http.get(first["pages"][0]["url"])).headers["location"]
         ranged = await http.get(page, headers={"Range": "bytes=0-7"})
         assert ranged.status_code == 206 and ranged.content == b"\x89PNG\r\n\x1a\n"
-        archive = zipfile.ZipFile(io.BytesIO(await _download(http, upload["archiveUrl"], s3_server)))
-    names = archive.namelist()
+        archive = await _download(http, upload["archiveUrl"], s3_server)
+    names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
     assert names[0] == "manifest.json" and len(names) == 1 + 8
     for root in ("api", "worker0", "worker1"):  # nothing of the upload stays on a host's disk
         assert not list((bucket_cluster.logs / root).glob(f"**/{created['id']}*"))
@@ -122,7 +123,8 @@ async def _holder_after_some_pages(cluster: Cluster, upload_id: str, document: s
 
     def converting() -> bool:
         for n, proc in enumerate(cluster.workers):
-            if proc.poll() is None and list((cluster.logs / f"worker{n}").glob(f"tmp/work-{document}-*/pages/0003.png")):
+            work = cluster.logs / f"worker{n}" / "tmp"
+            if proc.poll() is None and list(work.glob(f"work-{document}-*/pages/0003.png")):
                 found.append(proc)
                 return True
         return False
