@@ -88,8 +88,8 @@ async def test_pages_originals_and_archive_download_from_the_bucket(
         first = upload["documents"][0]
         original = await _download(http, first["original"]["url"], s3_server)
         assert original == samples["pdf"].read_bytes()
-        page = (await http.get(first["pages"][0]["url"])).headers["location"]
-        ranged = await http.get(page, headers={"Range": "bytes=0-7"})
+        location = (await http.get(first["pages"][0]["url"])).headers["location"]
+        ranged = await http.get(location, headers={"Range": "bytes=0-7"})
         assert ranged.status_code == 206 and ranged.content == b"\x89PNG\r\n\x1a\n"
         archive = await _download(http, upload["archiveUrl"], s3_server)
     names = zipfile.ZipFile(io.BytesIO(archive)).namelist()
