@@ -26,7 +26,7 @@ from models.db import tortoise_config
 from settings import Settings, get_settings
 from tasks.bus import close_bus
 from tasks.runtime.tasks import broker  # the embedded mode runs the worker's tasks here
-from tasks.storage import LocalStorage
+from tasks.storage import open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -34,12 +34,12 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> FastAPI:
     """The pagemill API; `manage_db=False` when the caller already initialised Tortoise."""
     settings = settings or get_settings()
-    storage = LocalStorage(settings.storage_dir)
+    storage = open_storage(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            storage.root.mkdir(parents=True, exist_ok=True)
+            storage.scratch.mkdir(parents=True, exist_ok=True)
             if manage_db:
                 # Global fallback: uvicorn serves requests in tasks other than the lifespan's.
                 await stack.enter_async_context(
@@ -49,7 +49,8 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> F
                 await broker.startup()
                 stack.push_async_callback(broker.shutdown)
             stack.push_async_callback(close_bus, settings)
-            logger.info("pagemill API ready, storage at %s", storage.root)
+            where = settings.storage_url or storage.scratch
+            logger.info("pagemill API ready, storage at %s", where)
             yield
 
     app = FastAPI(title="pagemill", lifespan=lifespan, docs_url=None, redoc_url=None)

@@ -13,7 +13,7 @@ from gql.loaders import Loaders
 from gql.principals import Principal, principal_of
 from gql.security import bearer_token
 from settings import Settings
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, open_storage
 
 
 @dataclass
@@ -21,7 +21,7 @@ class Context(BaseContext):
     """What every resolver can rely on."""
 
     settings: Settings = field(default_factory=Settings)
-    storage: LocalStorage | None = None
+    storage: ObjectStore | None = None
     base_url: str = ""
     request_id: str = ""
     # None until a WebSocket authenticates in connection_init (or never, for a bad token).
@@ -40,10 +40,10 @@ class Context(BaseContext):
         """Absolute download URL of a storage-relative path."""
         return file_url(self.base_url, path)
 
-    def get_storage(self) -> LocalStorage:
+    def get_storage(self) -> ObjectStore:
         """The storage (always set by the context getter)."""
         if self.storage is None:
-            self.storage = LocalStorage(self.settings.storage_dir)
+            self.storage = open_storage(self.settings)
         return self.storage
 
 
@@ -63,7 +63,7 @@ def base_url_of(connection: HTTPConnection, settings: Settings) -> str:
 
 
 def make_context_getter(
-    settings: Settings, storage: LocalStorage
+    settings: Settings, storage: ObjectStore
 ) -> Callable[[HTTPConnection], Awaitable[Context]]:
     """A FastAPI dependency building the Context of each request or WebSocket."""
 

@@ -22,6 +22,7 @@ PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
 CSRF_BLOCKED = "CSRF_BLOCKED"
 UNAUTHENTICATED = "UNAUTHENTICATED"
 FORBIDDEN = "FORBIDDEN"
+STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
 INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
 BAD_REQUEST = "BAD_REQUEST"  # a request the endpoint cannot run as sent
 # Refusals of the HTTP exchange itself, before any GraphQL: a head or body too slow, a head
@@ -65,6 +66,10 @@ class PayloadTooLarge(ApiError):
     code = PAYLOAD_TOO_LARGE
 
 
+class StorageFailed(ApiError):
+    code = STORAGE_UNAVAILABLE
+
+
 class Forbidden(ApiError):
     code = FORBIDDEN
 
@@ -75,8 +80,8 @@ def rejections() -> Iterator[None]:
     try:
         yield
     except Rejected as exc:
-        kind = PayloadTooLarge if exc.code == PAYLOAD_TOO_LARGE else BadUserInput
-        raise kind(exc.message) from None
+        kind = {PAYLOAD_TOO_LARGE: PayloadTooLarge, STORAGE_UNAVAILABLE: StorageFailed}
+        raise kind.get(exc.code, BadUserInput)(exc.message) from None
 
 
 def error_body(message: str, code: str) -> dict[str, Any]:

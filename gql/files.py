@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.responses import (
+    FileResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from tortoise import Tortoise
 from tortoise.functions import Count
@@ -19,7 +24,7 @@ from gql.principals import owner_filter, sees_all
 from gql.security import request_principal
 from models.upload import Document, ErrorCode, Status, Upload
 from settings import Settings
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, keys
 
 logger = logging.getLogger(__name__)
 
@@ -34,30 +39,22 @@ MEDIA_TYPES = {
 DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
 FAILED = Gauge("pagemill_documents_failed", "FAILED documents by error code", ["error_code"])
 READY_TIMEOUT = 3.0
-PUBLIC_PREFIX = "uploads/"
 
 
-def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
+def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
     """Routes for downloads (/files/...), /healthz, /readyz and /metrics."""
     router = APIRouter()
-    uploads_root = storage.root / PUBLIC_PREFIX.rstrip("/")
 
     @router.get("/files/{path:path}", include_in_schema=False)
     async def download(request: Request, path: str) -> Response:
-        # resolve() refuses "..", absolute paths and symlinks that leave the storage root;
-        # only uploads/ is public (the root also holds the SQLite database and tmp/).
-        target = storage.resolve(path) if path.startswith(PUBLIC_PREFIX) else None
-        if (
-            target is None
-            or uploads_root not in target.parents
-            or not await _visible(request, target.relative_to(uploads_root).parts[0])
-        ):
+        # Only keys under uploads/ are public (the root also holds the SQLite database and
+        # tmp/); "..", absolute and malformed keys are refused before any lookup.
+        if not keys.is_public(path) or not await _visible(request, path.split("/")[1]):
             return JSONResponse({"detail": "Not Found"}, status_code=404)
-        media_type = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
-        headers = {"X-Content-Type-Options": "nosniff"}
-        if media_type in ("application/octet-stream", "application/zip"):
-            headers["Content-Disposition"] = f'attachment; filename="{target.name}"'
-        return FileResponse(target, media_type=media_type, headers=headers)
+        url = await storage.download_url(path)
+        if url is not None:  # object storage: the client fetches it from the bucket
+            return RedirectResponse(url, status_code=307)
+        return _serve_local(storage, path)
 
     async def _visible(request: Request, upload_dir: str) -> bool:
         """Whether the caller may download the files of the upload in `upload_dir`."""
@@ -88,13 +85,25 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     return router
 
 
-async def readiness(settings: Settings, storage: LocalStorage) -> dict[str, str]:
+def _serve_local(storage: ObjectStore, key: str) -> Response:
+    # local_path() refuses symlinks that leave the storage root; only uploads/ is served.
+    target = storage.local_path(key)
+    if target is None or storage.scratch / "uploads" not in target.parents:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    media_type = MEDIA_TYPES.get(target.suffix.lower(), "application/octet-stream")
+    headers = {"X-Content-Type-Options": "nosniff"}
+    if media_type in ("application/octet-stream", "application/zip"):
+        headers["Content-Disposition"] = f'attachment; filename="{target.name}"'
+    return FileResponse(target, media_type=media_type, headers=headers)
+
+
+async def readiness(settings: Settings, storage: ObjectStore) -> dict[str, str]:
     """Each dependency's state: "ok" or what went wrong."""
     checks: dict[str, str] = {}
     checks["database"] = await _check(_check_db())
     if settings.redis_url:
         checks["redis"] = await _check(_check_redis(settings.redis_url))
-    checks["storage"] = await _check(asyncio.to_thread(_check_storage, storage))
+    checks["storage"] = await _check(storage.check())
     return checks
 
 
@@ -119,13 +128,6 @@ async def _check_redis(url: str) -> None:
         await client.ping()
     finally:
         await client.aclose()
-
-
-def _check_storage(storage: LocalStorage) -> None:
-    storage.root.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=storage.root, prefix=".ready-") as probe:
-        probe.write(b"ok")
-        probe.flush()
 
 
 async def _refresh_gauges() -> None:

@@ -10,7 +10,7 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, File, Header, Path, Request, UploadFile
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from gql.context import base_url_of, file_url
@@ -23,7 +23,7 @@ from gql.security import request_principal
 from models import upload as m
 from settings import Settings
 from tasks.service import intake, uploads
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore
 
 PREFIX = "/api/v1"
 JobId = Annotated[UUID, Path(description="The job id (the upload's id in GraphQL)")]
@@ -61,7 +61,7 @@ class JobOut(BaseModel):
     files: list[FileOut]
 
 
-def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
+def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
     """Routes under /api/v1."""
     router = APIRouter(prefix=PREFIX, tags=["jobs"], route_class=limited_form_route(settings))
 
@@ -72,7 +72,7 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         "/jobs",
         status_code=202,
         response_model=JobCreated,
-        responses=problem_responses(400, 401, 413),
+        responses=problem_responses(400, 401, 413, 503),
         summary="Upload files (or one zip) as a job",
         operation_id="create_job",
         openapi_extra={"parameters": [PREFLIGHT_HEADER]},
@@ -115,6 +115,7 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
         response_class=FileResponse,
         responses={
             200: {"content": {"application/zip": {"schema": BINARY}}, "description": "The zip"},
+            307: {"description": "With object storage: the zip's presigned URL"},
             **problem_responses(400, 401, 404, 409),
         },
         summary="Download the zip of all pages (with manifest.json)",
@@ -122,8 +123,12 @@ def build_router(settings: Settings, storage: LocalStorage) -> APIRouter:
     )
     async def download_job(request: Request, job_id: JobId) -> Response:
         row = await _upload(job_id, request_principal(request, settings))
-        archive = storage.resolve(row.archive_path) if row.archive_path else None
-        if m.Status(row.status) not in m.TERMINAL or archive is None or not archive.is_file():
+        path = row.archive_path if m.Status(row.status) in m.TERMINAL else None
+        url = await storage.download_url(path) if path else None
+        if url is not None:
+            return RedirectResponse(url, status_code=307)
+        archive = storage.local_path(path) if path else None
+        if archive is None or not archive.is_file():
             return problem(
                 409,
                 NOT_READY,

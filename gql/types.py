@@ -89,7 +89,7 @@ class Page(Node):
 def _rendition(row: m.Document, ctx: Context) -> StoredFile | None:
     if not row.pdf_path:
         return None
-    path = ctx.get_storage().resolve(row.pdf_path)
+    path = ctx.get_storage().local_path(row.pdf_path)
     size = path.stat().st_size if path is not None else 0
     return StoredFile(
         path=row.pdf_path, url=ctx.file_url(row.pdf_path), size_bytes=size,

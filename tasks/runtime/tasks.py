@@ -14,7 +14,7 @@ from tasks.runtime import lifecycle
 from tasks.runtime.state import current
 from tasks.service.archive import build_archive
 from tasks.service.process import process_document
-from tasks.storage import LocalStorage
+from tasks.storage import open_storage
 
 __all__ = ["archive_upload", "broker", "convert_document"]
 
@@ -41,7 +41,7 @@ async def convert_document(document_id: str) -> None:
 async def archive_upload(upload_id: str) -> None:
     """Build the zip of all pages of an upload, with its manifest.json."""
     settings = get_settings()
-    await build_archive(UUID(upload_id), LocalStorage(settings.storage_dir))
+    await build_archive(UUID(upload_id), open_storage(settings))
 
 
 @asynccontextmanager

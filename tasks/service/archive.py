@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -12,11 +11,11 @@ from typing import Any
 from uuid import UUID
 
 from models.upload import TERMINAL, Document, Page, Upload
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, keys
 
 
-async def build_archive(upload_id: UUID, storage: LocalStorage) -> str | None:
-    """Zip every page of a terminal upload with a manifest.json; returns its relative path."""
+async def build_archive(upload_id: UUID, storage: ObjectStore) -> str | None:
+    """Zip every page of a terminal upload with a manifest.json; returns its key."""
     upload = await Upload.get_or_none(id=upload_id)
     if upload is None or upload.status not in TERMINAL:
         return None
@@ -26,21 +25,20 @@ async def build_archive(upload_id: UUID, storage: LocalStorage) -> str | None:
     for page in pages:
         by_document.setdefault(UUID(str(page.document_id)), []).append(page)
     manifest = _manifest(upload, documents, by_document)
-    target = storage.upload_dir(upload_id) / "archive.zip"
+    target = keys.archive_key(upload_id)
     files = [
-        (storage.root / page.path, entry["archive_path"])
+        (page.path, entry["archive_path"])
         for doc in manifest["documents"]
         for page, entry in zip(by_document.get(UUID(doc["id"]), []), doc["pages"], strict=True)
     ]
     files += [
-        (storage.root / doc.pdf_path, entry["pdf"])
+        (doc.pdf_path, entry["pdf"])
         for doc, entry in zip(documents, manifest["documents"], strict=True)
         if doc.pdf_path and entry["pdf"]
     ]
-    await asyncio.to_thread(_write_zip, target, manifest, files)
-    relative = storage.relative(target)
-    await Upload.filter(id=upload_id).update(archive_path=relative)
-    return relative
+    await asyncio.to_thread(_write_zip, storage, target, manifest, files)
+    await Upload.filter(id=upload_id).update(archive_path=target)
+    return target
 
 
 def _manifest(
@@ -85,13 +83,24 @@ def _archive_dir(doc: Document) -> str:
     return f"{doc.index:04d}-{safe}"
 
 
-def _write_zip(target: Path, manifest: dict[str, Any], files: list[tuple[Path, str]]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".zip.part")
-    # PNGs are already deflated: storing them is as small and far faster.
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:
+def _write_zip(
+    storage: ObjectStore, target: str, manifest: dict[str, Any], files: list[tuple[str, str]]
+) -> None:
+    # Streamed: each file goes through in chunks (into a multipart upload in a bucket), and
+    # the zip appears under its key only once complete. PNGs are already deflated: storing
+    # them is as small and far faster.
+    with (
+        storage.open_writer(target) as out,
+        zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as archive,
+    ):
         archive.writestr("manifest.json", json.dumps(manifest, indent=2))
-        for source, name in files:
-            if source.is_file():
-                archive.write(source, name)
-    os.replace(partial, target)
+        for key, name in files:
+            chunks = storage.read_chunks(key)
+            try:
+                first = next(chunks, b"")  # a missing file fails here, before its entry
+            except FileNotFoundError:
+                continue
+            with archive.open(name, "w") as entry:
+                entry.write(first)
+                for chunk in chunks:
+                    entry.write(chunk)

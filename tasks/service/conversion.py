@@ -19,7 +19,7 @@ from tasks.sandbox import office_pool
 from tasks.sandbox.runner import ConversionJob, ConversionOutcome, run_conversion
 from tasks.service import documents
 from tasks.service.pages import keep_page
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, StorageUnavailable, keys
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def supervised(
     upload_id: UUID,
     owner: str,
     settings: Settings,
-    storage: LocalStorage,
+    storage: ObjectStore,
 ) -> ConversionOutcome | None:
     """Runs the job while the lease is ours; None when it stopped being ours."""
     lost = asyncio.Event()
@@ -44,7 +44,9 @@ async def supervised(
 
     async def on_page(page: PageResult) -> None:
         page_count = counted[-1] if counted else None
-        path = storage.relative(page.path)
+        # Stored under its final key before it is recorded: a recorded page is always there.
+        path = keys.page_key(upload_id, document_id, page.number)
+        await storage.store_file(path, page.path)
         kept = await keep_page(
             document_id, owner, settings, upload_id=upload_id, page_count=page_count,
             page=page, path=path,
@@ -62,6 +64,8 @@ async def supervised(
             raise
         logger.info("document %s stopped: cancelled or taken over", document_id)
         return None
+    except StorageUnavailable:
+        raise
     except Exception as exc:
         logger.exception("conversion of document %s crashed", document_id)
         return ConversionOutcome(None, ErrorCode.INTERNAL.value, str(exc), retriable=False)

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from uuid import UUID
 
 from tortoise.expressions import Q
@@ -21,7 +19,7 @@ from tasks.sandbox.runner import ConversionOutcome
 from tasks.service import documents
 from tasks.service.enqueue import pending_grace
 from tasks.service.pages import keep_page
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, keys, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -140,7 +138,7 @@ async def reuse(
     pages = await Page.filter(document_id=source.id).order_by("number")
     if len(pages) != source.page_count:
         return False, None
-    storage = LocalStorage(settings.storage_dir)
+    storage = open_storage(settings)
     try:
         return True, await _link_pages(doc, source, pages, owner, settings, storage)
     except FileNotFoundError:
@@ -154,42 +152,27 @@ async def _link_pages(
     pages: list[Page],
     owner: str,
     settings: Settings,
-    storage: LocalStorage,
+    storage: ObjectStore,
 ) -> ConversionOutcome | None:
     upload_id = documents.upload_id_of(doc)
-    target_dir = storage.pages_dir(upload_id, doc.id)
-    targets = [target_dir / Path(page.path).name for page in pages]
-    # Every file first: a source page gone missing leaves nothing recorded to undo.
+    targets = [keys.page_key(upload_id, doc.id, page.number) for page in pages]
+    # Every file first (server-side copies in a bucket, hard links on a local volume): a
+    # source page gone missing leaves nothing recorded to undo.
     for page, target in zip(pages, targets, strict=True):
-        await asyncio.to_thread(_link, storage.root / page.path, target)
+        await storage.copy(page.path, target)
     pdf_path = None
     if source.pdf_path:  # an office document's PDF rendition is shared the same way
-        rendition = target_dir.parent / Path(source.pdf_path).name
-        await asyncio.to_thread(_link, storage.root / source.pdf_path, rendition)
-        pdf_path = storage.relative(rendition)
+        pdf_path = keys.document_prefix(upload_id, doc.id) + PurePosixPath(source.pdf_path).name
+        await storage.copy(source.pdf_path, pdf_path)
     await Document.filter(id=doc.id).update(deduplicated_from=source.id, pdf_path=pdf_path)
     await documents.set_page_count(doc.id, owner, len(pages))
     for page, target in zip(pages, targets, strict=True):
-        result = PageResult(page.number, page.width, page.height, target, page.size_bytes)
+        result = PageResult(page.number, page.width, page.height, Path(target), page.size_bytes)
         kept = await keep_page(
             doc.id, owner, settings, upload_id=upload_id, page_count=len(pages), page=result,
-            path=storage.relative(target),
+            path=target,
         )  # fmt: skip
         if not kept:
             return None
     logger.info("document %s reuses %d pages of %s", doc.id, len(pages), source.id)
     return ConversionOutcome(len(pages), None, None, retriable=False)
-
-
-def _link(source: Path, target: Path) -> None:
-    # A hard link shares the bytes (pages are never modified in place); copy across devices.
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f".{target.name}.link")
-    partial.unlink(missing_ok=True)
-    try:
-        os.link(source, partial)
-    except FileNotFoundError:
-        raise
-    except OSError:
-        shutil.copyfile(source, partial)
-    os.replace(partial, target)

@@ -23,3 +23,9 @@ class RequestTooLarge(Rejected):
     """Too many files, a file or the request over its size limit: nothing was stored."""
 
     code = "PAYLOAD_TOO_LARGE"
+
+
+class StorageFailed(Rejected):
+    """The file store did not take the files (a bucket outage): nothing was stored."""
+
+    code = "STORAGE_UNAVAILABLE"

@@ -1,10 +1,11 @@
-"""Uploaded files on their way in: spooled under the storage root while hashed and counted,
-planned as documents (zips expanded), then moved to their final paths."""
+"""Uploaded files on their way in: spooled to scratch space while hashed and counted, planned
+as documents (zips expanded), then stored under their final keys."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import tempfile
 from datetime import UTC, datetime
@@ -25,7 +26,9 @@ from tasks.service.dedupe import fingerprint
 from tasks.service.errors import RequestTooLarge
 from tasks.service.planned import CHUNK, UNSUPPORTED, IncomingFile, Planned, sha256_of
 from tasks.service.zips import expand_zip
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, keys
+
+logger = logging.getLogger(__name__)
 
 
 class Readable(Protocol):
@@ -38,15 +41,15 @@ class Readable(Protocol):
     def file(self) -> BinaryIO: ...
 
 
-def tmp_dir(storage: LocalStorage) -> Path:
-    """Scratch space on the storage volume, so moving files into place is a rename."""
-    path = storage.root / "tmp"
+def tmp_dir(storage: ObjectStore) -> Path:
+    """Scratch space (on the storage volume with local files, so placing one is a rename)."""
+    path = storage.scratch / "tmp"
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-async def spool(upload: Readable, storage: LocalStorage, settings: Settings) -> IncomingFile:
-    """Copy one multipart file part under the storage root, hashing and counting its bytes."""
+async def spool(upload: Readable, storage: ObjectStore, settings: Settings) -> IncomingFile:
+    """Copy one multipart file part to scratch space, hashing and counting its bytes."""
     filename = upload.filename or "unnamed"
     directory = tmp_dir(storage)
     return await asyncio.to_thread(_copy, upload.file, filename, directory, settings.max_file_bytes)
@@ -105,21 +108,44 @@ def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> lis
     return planned
 
 
-def place(
-    planned: list[Planned], upload_id: UUID, storage: LocalStorage, settings: Settings
+async def place(
+    planned: list[Planned], upload_id: UUID, storage: ObjectStore, settings: Settings
 ) -> list[Document]:
-    """Move each planned file to its final path and build (unsaved) Document rows."""
+    """Store each planned file under its final key and build (unsaved) Document rows; on a
+    failure nothing of the upload stays stored."""
+    docs = documents_of(planned, upload_id, settings)
+    moves = [
+        (doc.original_path, item.source)
+        for doc, item in zip(docs, planned, strict=True)
+        if item.source is not None
+    ]
+    try:
+        await storage.store_files(moves)
+    except BaseException:
+        await forget(storage, upload_id)
+        raise
+    for item in planned:
+        item.source = None
+    return docs
+
+
+async def forget(storage: ObjectStore, upload_id: UUID) -> None:
+    """Remove whatever was stored for an upload that is not going to exist."""
+    try:
+        await asyncio.shield(storage.delete_prefix(keys.upload_prefix(upload_id)))
+    except Exception:
+        logger.warning("could not remove the files of refused upload %s", upload_id, exc_info=True)
+
+
+def documents_of(planned: list[Planned], upload_id: UUID, settings: Settings) -> list[Document]:
+    """The (unsaved) Document rows of planned files, each original under its final key."""
     now = datetime.now(UTC)
     settings_fingerprint = fingerprint(settings)
     docs: list[Document] = []
     for index, item in enumerate(planned, start=1):
         doc_id = uuid4()
         kind = item.kind if item.kind in EXTENSIONS else None
-        target = storage.original_path(upload_id, doc_id, EXTENSIONS[kind] if kind else "bin")
-        if item.source is not None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(item.source, target)
-            item.source = None
+        target = keys.original_key(upload_id, doc_id, EXTENSIONS[kind] if kind else "bin")
         failed = item.error is not None
         docs.append(
             Document(
@@ -131,7 +157,7 @@ def place(
                 content_type=CONTENT_TYPES.get(kind) if kind else None,
                 size_bytes=item.size,
                 sha256=item.sha256,
-                original_path=storage.relative(target),
+                original_path=target,
                 error_code=item.error[0] if item.error else None,
                 error_message=item.error[1] if item.error else None,
                 finished_at=now if failed else None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -19,12 +18,12 @@ from models.progress import append_event
 from models.upload import Document, EventKind, Status, Upload
 from settings import Settings
 from tasks.service.enqueue import enqueue_documents
-from tasks.service.errors import InvalidInput, RequestTooLarge
-from tasks.service.files import Readable, discard, place, plan_files, spool, tmp_dir
+from tasks.service.errors import InvalidInput, RequestTooLarge, StorageFailed
+from tasks.service.files import Readable, discard, forget, place, plan_files, spool, tmp_dir
 from tasks.service.notify import publish
 from tasks.service.planned import IncomingFile, Planned
 from tasks.service.uploads import finish_upload
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ def check_limits(files: Sequence[Part], settings: Settings) -> None:
 async def accept_upload(
     files: Sequence[Part],
     idempotency_key: str | None,
-    storage: LocalStorage,
+    storage: ObjectStore,
     settings: Settings,
     owner: str | None = None,
 ) -> Upload:
@@ -84,7 +83,10 @@ async def accept_upload(
     except BaseException:
         discard(incoming)
         raise
-    row = await create_upload(incoming, idempotency_key, storage, settings)
+    try:
+        row = await create_upload(incoming, idempotency_key, storage, settings)
+    except StorageUnavailable as exc:
+        raise StorageFailed(f"{exc}; nothing was stored: send the upload again") from None
     if owner is not None and row.owner is None:
         await Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
         row.owner = owner
@@ -132,7 +134,7 @@ async def _insert(
 async def create_upload(
     files: list[IncomingFile],
     idempotency_key: str | None,
-    storage: LocalStorage,
+    storage: ObjectStore,
     settings: Settings,
 ) -> Upload:
     """Store the files and their rows in one go, queue conversions, and return at once."""
@@ -146,11 +148,11 @@ async def create_upload(
         # One thread hop for the whole batch: a hop per file costs more than small files do.
         planned = await asyncio.to_thread(plan_files, files, settings, work)
         upload_id = uuid4()
-        docs = await asyncio.to_thread(place, planned, upload_id, storage, settings)
+        docs = await place(planned, upload_id, storage, settings)
         try:
             upload, events = await _insert(upload_id, idempotency_key, docs)
         except IntegrityError:
-            shutil.rmtree(storage.upload_dir(upload_id), ignore_errors=True)
+            await forget(storage, upload_id)
             if idempotency_key is not None:
                 # Two requests raced with one key: the first committed wins.
                 existing = await find_idempotent(idempotency_key, settings)

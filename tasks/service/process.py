@@ -19,7 +19,7 @@ from tasks.service.conversion import supervised
 from tasks.service.enqueue import enqueue_documents, kick
 from tasks.service.notify import publish
 from tasks.service.uploads import finish_upload
-from tasks.storage import LocalStorage
+from tasks.storage import ObjectStore, StorageUnavailable, keys, open_storage
 
 logger = logging.getLogger(__name__)
 
@@ -101,33 +101,37 @@ async def _run(
         handled, reused = await dedupe.reuse(doc, owner, settings)
         if handled:
             return reused
-    storage = LocalStorage(settings.storage_dir)
+    storage = open_storage(settings)
+    try:
+        async with storage.workspace(documents.upload_id_of(doc), doc.id) as work:
+            return await _convert_in(work, doc, owner, settings, storage)
+    except StorageUnavailable as exc:
+        # Nothing recorded is missing (pages are recorded after their put): try again later.
+        logger.warning("document %s: %s", doc.id, exc)
+        return ConversionOutcome(None, ErrorCode.INTERNAL.value, str(exc), retriable=True)
+
+
+async def _convert_in(
+    work: Path, doc: Document, owner: str, settings: Settings, storage: ObjectStore
+) -> ConversionOutcome | None:
+    # `work` mirrors the document's keys: original.<ext>, pages/NNNN.png, document.pdf.
     upload_id = documents.upload_id_of(doc)
-    source = _original(storage, doc.original_path)
-    if source is None:
+    try:
+        source = await storage.fetch(doc.original_path, work / Path(doc.original_path).name)
+    except FileNotFoundError:
         return _failed(ErrorCode.INTERNAL, "the stored original file is missing")
-    kind = _kind(source)
+    kind = await asyncio.to_thread(_kind, source)
     if kind is None:
         return _failed(ErrorCode.UNSUPPORTED_FORMAT, "not a PDF, image or office document")
     done = [int(row["number"]) for row in await Page.filter(document_id=doc.id).values("number")]
-    job = ConversionJob(
-        source=source,
-        kind=kind,
-        pages_dir=storage.pages_dir(upload_id, doc.id),
-        done_pages=sorted(done),
-    )
+    job = ConversionJob(source=source, kind=kind, pages_dir=work / "pages", done_pages=sorted(done))
     finish = await supervised(job, doc.id, upload_id, owner, settings, storage)
     rendition = office.rendition_path(job.pages_dir)
     if kind in OFFICE_KINDS and rendition.is_file():
-        await Document.filter(id=doc.id).update(pdf_path=storage.relative(rendition))
+        key = keys.document_prefix(upload_id, doc.id) + rendition.name
+        await storage.store_file(key, rendition)
+        await Document.filter(id=doc.id).update(pdf_path=key)
     return finish
-
-
-def _original(storage: LocalStorage, stored: str) -> Path | None:
-    path = Path(stored)
-    if path.is_absolute():
-        return path if path.is_file() else None
-    return storage.resolve(stored)
 
 
 def _failed(code: ErrorCode, message: str) -> ConversionOutcome:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -53,8 +54,8 @@ class ObjectStore(Protocol):
         """The file the API serves itself for key, or None (then it redirects)."""
         ...
 
-    def open_reader(self, key: str) -> AbstractContextManager[BinaryIO]:
-        """A blocking reader of key (for worker threads)."""
+    def read_chunks(self, key: str) -> Iterator[bytes]:
+        """The bytes under key, chunk by chunk (blocking: for worker threads)."""
         ...
 
     def open_writer(self, key: str) -> AbstractContextManager[BinaryIO]:

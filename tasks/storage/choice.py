@@ -37,4 +37,6 @@ def _open(settings: Settings) -> ObjectStore:
             public_endpoint=settings.s3_public_endpoint_url or None,
             presign_seconds=settings.presign_seconds,
         )
-    return LocalStorage(Path(settings.storage_url) if settings.storage_url else settings.storage_dir)
+    return LocalStorage(
+        Path(settings.storage_url) if settings.storage_url else settings.storage_dir
+    )

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 PART_BYTES = 8 * 1024 * 1024
 PART_CONCURRENCY = 2
 FILE_CONCURRENCY = 4  # files of one upload in flight at once
+READ_CHUNK = 1024 * 1024
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1000 keys
 # A bucket outage should fail a request in seconds, not in obstore's default three minutes.
 RETRY: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=10)}
@@ -143,12 +144,10 @@ class S3Storage:
         with _translated():
             await obstore.list_with_delimiter_async(self.store, "uploads/")
 
-    @contextmanager
-    def open_reader(self, key: str) -> Iterator[BinaryIO]:
-        """A blocking, buffered reader of the object."""
+    def read_chunks(self, key: str) -> Iterator[bytes]:
+        """The object's bytes from one streamed GET (blocking: for worker threads)."""
         with _translated():
-            reader = obstore.open_reader(self.store, key, buffer_size=PART_BYTES)
-            yield cast(BinaryIO, reader)
+            yield from obstore.get(self.store, key).stream(min_chunk_size=READ_CHUNK)
 
     @contextmanager
     def open_writer(self, key: str) -> Iterator[BinaryIO]:

@@ -3,6 +3,7 @@ Redis and one bucket on a real S3 API (moto's server on loopback)."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -13,9 +14,9 @@ import httpx
 import pytest
 
 from tests.conftest import REDIS_TEST_URL, RUN_ID
-from tests.e2e.client import create_upload, wait_terminal
+from tests.e2e.client import create_upload, get_upload, wait_terminal
 from tests.e2e.conftest import _base_env, _database, _prefix, many_page_pdf
-from tests.e2e.harness import Cluster, cluster_env, kill_worker, wait_until
+from tests.e2e.harness import Cluster, cluster_env, kill_worker
 from tests.s3server import S3Server
 
 
@@ -65,6 +66,17 @@ async def _download(http: httpx.AsyncClient, url: str, s3: S3Server) -> bytes:
     return response.content
 
 
+async def _with_archive(cluster: Cluster, upload_id: str) -> dict[str, Any]:
+    """The terminal upload once its archive is built (a task queued when it went terminal)."""
+    upload = await wait_terminal(cluster.graphql_url, upload_id)
+    for _ in range(300):
+        if upload["archiveUrl"]:
+            return upload
+        await asyncio.sleep(0.1)
+        upload = await get_upload(cluster.graphql_url, upload_id) or upload
+    raise AssertionError(f"no archive for {upload_id}\n{cluster.log_tail()}")
+
+
 def _pages(upload: dict[str, Any]) -> list[dict[str, Any]]:
     return [page for doc in upload["documents"] for page in doc["pages"]]
 
@@ -75,7 +87,7 @@ async def test_pages_originals_and_archive_download_from_the_bucket(
     bundle = _zip_of([samples["png"], samples["pdf"]], tmp_path / "bundle.zip")
     files = [samples["pdf"], samples["png"], bundle]
     created = await create_upload(bucket_cluster.graphql_url, files)
-    upload = await wait_terminal(bucket_cluster.graphql_url, created["id"])
+    upload = await _with_archive(bucket_cluster, created["id"])
 
     assert upload["status"] == "COMPLETED"
     names = [d["filename"] for d in upload["documents"]]
@@ -118,16 +130,15 @@ async def test_a_worker_killed_mid_document_loses_no_page(
 
 
 async def _holder_after_some_pages(cluster: Cluster, upload_id: str, document: str) -> Any:
-    # The worker converting the document is the one with its work directory.
-    found: list[Any] = []
-
-    def converting() -> bool:
-        for n, proc in enumerate(cluster.workers):
-            work = cluster.logs / f"worker{n}" / "tmp"
-            if proc.poll() is None and list(work.glob(f"work-{document}-*/pages/0003.png")):
-                found.append(proc)
-                return True
-        return False
-
-    wait_until(converting, 120, f"a worker converting {document}", cluster)
-    return found[0]
+    """The worker converting the document (the one with its work directory), once some of
+    its pages are recorded."""
+    for _ in range(600):
+        upload = await get_upload(cluster.graphql_url, upload_id)
+        assert upload is not None
+        if len(_pages(upload)) >= 3:
+            for n, proc in enumerate(cluster.workers):
+                work = cluster.logs / f"worker{n}" / "tmp"
+                if proc.poll() is None and list(work.glob(f"work-{document}-*")):
+                    return proc
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no worker seen converting {document}\n{cluster.log_tail()}")
