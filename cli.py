@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 from websockets.exceptions import WebSocketException
 
+from client.failures import explain
 from client.graphql import (
     PROCESSING,
     UPLOAD_STATUS,
@@ -33,22 +34,40 @@ app.add_typer(admin_app, name="admin")
 console = Console()
 P = ParamSpec("P")
 
-DEFAULT_URL = "http://127.0.0.1:8000/graphql"
-Url = Annotated[str, typer.Option("--url", envvar="PAGEMILL_URL", help="GraphQL endpoint.")]
+Url = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="PAGEMILL_URL",
+        help="GraphQL endpoint (default: http://127.0.0.1:$PAGEMILL_PORT/graphql, 8000 unset)",
+        show_default=False,
+    ),
+]
+# `upload --watch`: the upload finished, but not every document was converted. 1 stays for
+# "could not use the server" and 2 is click's usage error, so scripts can tell them apart.
+EXIT_DOCUMENT_FAILED = 3
 Token = Annotated[
     str | None, typer.Option("--token", envvar="PAGEMILL_TOKEN", help="Bearer token.")
 ]
 
 
+def endpoint(url: str | None) -> str:
+    """The URL given, else a server on this host at PAGEMILL_PORT (where `serve` listens)."""
+    return url or f"http://127.0.0.1:{get_settings().port}/graphql"
+
+
 def client_command(func: Callable[P, None]) -> Callable[P, None]:
-    """Report server and network failures as one line and exit 1, without a traceback."""
+    """Report server and network failures as one line naming the URL tried and why, and
+    exit 1, without a traceback."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             func(*args, **kwargs)
         except (ClientError, httpx.HTTPError, WebSocketException, OSError) as exc:
-            console.print(f"[red]error:[/] {exc}")
+            given = kwargs.get("url")
+            url = endpoint(given if isinstance(given, str) else None)
+            console.print(f"[red]error:[/] {explain(url, exc)}", highlight=False)
             raise typer.Exit(1) from exc
 
     return wrapper
@@ -120,12 +139,13 @@ def migrate() -> None:
 @client_command
 def upload(
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False, help="Files.")],
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     watch: Annotated[bool, typer.Option(help="Follow progress, then print the result.")] = False,
     idempotency_key: Annotated[str | None, typer.Option(help="Same key, same upload.")] = None,
     token: Token = None,
 ) -> None:
-    """Upload files for conversion."""
+    """Upload files for conversion; with --watch, exit 3 when a document was not converted."""
+    url = endpoint(url)
     created = upload_files(url, files, idempotency_key, token)
     if not watch:
         console.print(f"upload [bold]{created['id']}[/] {created['status']}")
@@ -133,15 +153,18 @@ def upload(
             console.print(f"  {doc['id']}  {doc['filename']}")
         return
     follow(url, created, token)
-    print_upload(fetch_upload(url, created["id"], token))
+    final = fetch_upload(url, created["id"], token)
+    print_upload(final)
+    if any(doc["status"] != "COMPLETED" for doc in final["documents"]):
+        raise typer.Exit(EXIT_DOCUMENT_FAILED)
 
 
 @app.command()
 @client_command
-def status(upload_id: Annotated[str, typer.Argument(metavar="ID")], url: Url = DEFAULT_URL,
+def status(upload_id: Annotated[str, typer.Argument(metavar="ID")], url: Url = None,
            token: Token = None) -> None:  # fmt: skip
     """Show an upload's documents, pages and errors."""
-    print_upload(fetch_upload(url, upload_id, token))
+    print_upload(fetch_upload(endpoint(url), upload_id, token))
 
 
 def _processing(url: str, mutation: str, token: str | None) -> dict[str, Any]:
@@ -152,28 +175,28 @@ def _processing(url: str, mutation: str, token: str | None) -> dict[str, Any]:
 
 @admin_app.command()
 @client_command
-def pause(url: Url = DEFAULT_URL, token: Token = None) -> None:
+def pause(url: Url = None, token: Token = None) -> None:
     """Stop handing out new documents (running ones finish)."""
-    console.print(_processing(url, "pauseProcessing", token))
+    console.print(_processing(endpoint(url), "pauseProcessing", token))
 
 
 @admin_app.command()
 @client_command
-def resume(url: Url = DEFAULT_URL, token: Token = None) -> None:
+def resume(url: Url = None, token: Token = None) -> None:
     """Hand out documents again."""
-    console.print(_processing(url, "resumeProcessing", token))
+    console.print(_processing(endpoint(url), "resumeProcessing", token))
 
 
 @admin_app.command()
 @client_command
 def drain(
-    url: Url = DEFAULT_URL,
+    url: Url = None,
     token: Token = None,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
 ) -> None:
     """Pause, then wait until no document is in flight."""
     # pauseProcessing is idempotent and returns the current state, so it doubles as the poll.
-    while (state := _processing(url, "pauseProcessing", token))["inProgressDocuments"]:
+    while (state := _processing(endpoint(url), "pauseProcessing", token))["inProgressDocuments"]:
         console.print(f"paused, {state['inProgressDocuments']} in progress")
         time.sleep(interval)
     console.print("drained: paused with nothing in flight")
@@ -181,10 +204,10 @@ def drain(
 
 @admin_app.command()
 @client_command
-def workers(url: Url = DEFAULT_URL, token: Token = None) -> None:
+def workers(url: Url = None, token: Token = None) -> None:
     """List live workers with their heartbeats."""
     table = Table("worker", "host", "pid", "heartbeat", "document", "done", "rss MiB")
-    for w in graphql(url, WORKERS, {}, token)["workers"]:
+    for w in graphql(endpoint(url), WORKERS, {}, token)["workers"]:
         table.add_row(w["id"], w["host"], str(w["pid"]), str(w["heartbeatAt"]),
                       w["currentDocument"] or "-", str(w["conversionsDone"]),
                       str(int(w["rssBytes"]) // (1024 * 1024)))  # fmt: skip

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from PIL import Image
@@ -23,7 +24,7 @@ from cli import app
 from client.graphql import watch_events
 from client.progress import ProgressView
 from settings import get_settings
-from tests.e2e.harness import BIN, PROJECT, Cluster, cluster_env
+from tests.e2e.harness import BIN, PROJECT, Cluster, cluster_env, free_port
 
 COMMANDS = [
     [],
@@ -108,17 +109,22 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         yield cluster
 
 
-def pagemill(cluster: Cluster, *args: str) -> str:
+def pagemill(cluster: Cluster, *args: str, code: int = 0, **env: str) -> str:
+    """Run the command in a process of its own (`--url` is the cluster's unless `args` or
+    PAGEMILL_PORT say otherwise); its output, once its exit status is `code`."""
+    given = "--url" in args or "PAGEMILL_PORT" in env
     result = subprocess.run(
-        [str(BIN / "pagemill"), *args, "--url", cluster.graphql_url],
+        [str(BIN / "pagemill"), *args, *([] if given else ["--url", cluster.graphql_url])],
         cwd=PROJECT,
-        env=cluster.env,
+        env={**cluster.env, **env},
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr + cluster.log_tail()
-    return result.stdout
+    output = result.stdout + result.stderr
+    assert result.returncode == code, output + cluster.log_tail()
+    assert "Traceback" not in output, output
+    return output
 
 
 def test_upload_watch_prints_pages_and_errors(server: Cluster, tmp_path: Path) -> None:
@@ -130,7 +136,8 @@ def test_upload_watch_prints_pages_and_errors(server: Cluster, tmp_path: Path) -
     text = tmp_path / "notes.pdf"  # a PDF by name only
     text.write_text("plain text")
 
-    out = pagemill(server, "upload", str(image), str(pdf), str(text), "--watch")
+    # A document was not converted: the exit status says so (3), after the full report.
+    out = pagemill(server, "upload", str(image), str(pdf), str(text), "--watch", code=3)
 
     upload_id = re.search(r"upload (\S+) COMPLETED", out)
     assert upload_id, out
@@ -140,6 +147,29 @@ def test_upload_watch_prints_pages_and_errors(server: Cluster, tmp_path: Path) -
     assert re.search(r"notes\.pdf\s+│ UNSUPPORTED_FORMAT", out)
     status = pagemill(server, "status", upload_id.group(1))
     assert "800x600" in status and "UNSUPPORTED_FORMAT" in status
+
+
+def test_upload_watch_exits_zero_when_every_document_converts(
+    server: Cluster, tmp_path: Path
+) -> None:
+    image = tmp_path / "fine.png"
+    Image.new("RGB", (40, 30), "blue").save(image)
+    assert re.search(r"upload \S+ COMPLETED", pagemill(server, "upload", str(image), "--watch"))
+
+
+def test_default_url_follows_pagemill_port(server: Cluster) -> None:
+    assert "worker" in pagemill(server, "admin", "workers", PAGEMILL_PORT=str(server.port))
+
+
+def test_a_wrong_url_is_named_with_the_reason(server: Cluster) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/graphql"
+    out = pagemill(server, "status", str(uuid4()), "--url", closed, code=1)
+    assert f"cannot connect to {closed}: Connection refused" in out, out
+    out = pagemill(server, "admin", "workers", code=1, PAGEMILL_PORT=str(free_port()))
+    assert "cannot connect to http://127.0.0.1:" in out and "Connection refused" in out, out
+    wrong_path = f"{server.url}/not-graphql"
+    out = pagemill(server, "status", str(uuid4()), "--url", wrong_path, code=1)
+    assert f"{wrong_path} answered 404" in out, out
 
 
 def test_upload_with_the_same_idempotency_key_returns_the_same_upload(
