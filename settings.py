@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MiB = 1024 * 1024
+WHSEC = "whsec_"
+
+
+def _is_whsec(value: str) -> bool:
+    """True for a Standard Webhooks secret: whsec_ and at least 16 bytes of base64."""
+    if not value.startswith(WHSEC):
+        return False
+    try:
+        key = base64.b64decode(value[len(WHSEC) :], validate=True)
+    except binascii.Error:
+        return False
+    return len(key) >= 16
 
 
 class Settings(BaseSettings):
@@ -86,6 +100,23 @@ class Settings(BaseSettings):
     drain_seconds: float = 30.0  # on SIGTERM, running conversions get this long to finish
     recycle_after: int = 2000  # a worker process is replaced after this many task messages
     subscription_max_seconds: float = 3600.0
+
+    # Webhooks
+    webhook_secret: str = ""  # whsec_<base64>; empty: uploads with a webhook URL are refused
+    webhook_allow_private: bool = False  # deliver to loopback/private/link-local addresses too
+    # Seconds before each retry of a failed delivery (jittered +-20%); then it is given up.
+    webhook_retry_schedule: list[float] = Field(
+        default_factory=lambda: [5.0, 60.0, 300.0, 1800.0, 7200.0, 18000.0]
+    )
+    webhook_timeout: float = 10.0  # seconds for one delivery attempt, connect to last byte
+    webhook_poll_interval: float = 2.0  # how often each worker looks for due retries
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _whsec(cls, value: str) -> str:
+        if value and not _is_whsec(value):
+            raise ValueError("PAGEMILL_WEBHOOK_SECRET must be whsec_ followed by base64")
+        return value
 
     @property
     def db_url(self) -> str:

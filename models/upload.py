@@ -78,9 +78,14 @@ class Upload(Model):
     archive_path = fields.CharField(max_length=512, null=True)
     # The principal whose token created the upload; null when tokens were off.
     owner = fields.CharField(max_length=64, null=True, db_index=True)
+    # Where terminal events are delivered (a checked http(s) URL), and the API base URL the
+    # client used, for the download links in those events.
+    webhook_url = fields.TextField(null=True)
+    public_base = fields.CharField(max_length=512, null=True)
 
     documents: fields.ReverseRelation[Document]
     events: fields.ReverseRelation[Event]
+    webhook_deliveries: fields.ReverseRelation[WebhookDelivery]
 
     class Meta:
         table = "upload"
@@ -157,6 +162,42 @@ class Event(Model):
     class Meta:
         table = "event"
         unique_together = (("upload", "sequence"),)
+
+
+class DeliveryStatus(StrEnum):
+    PENDING = "PENDING"  # due at next_attempt_at
+    SENDING = "SENDING"  # claimed by a worker; due again at next_attempt_at if it dies
+    DELIVERED = "DELIVERED"
+    FAILED = "FAILED"  # a later attempt is planned at next_attempt_at
+    GAVE_UP = "GAVE_UP"  # failed, and no attempt is left
+
+
+class WebhookDelivery(Model):
+    """One attempt (made or planned) to deliver one webhook message of an upload.
+
+    Every attempt of a message carries the same message id and body; the rows are both the
+    delivery log and the retry schedule, so a retry survives any worker's death.
+    """
+
+    id = fields.UUIDField(primary_key=True)
+    upload: fields.ForeignKeyRelation[Upload] = fields.ForeignKeyField(
+        "models.Upload", related_name="webhook_deliveries", on_delete=fields.CASCADE
+    )
+    message_id = fields.CharField(max_length=64, db_index=True)  # the webhook-id header
+    event = fields.CharField(max_length=32)
+    url = fields.TextField()
+    body = fields.TextField(null=True)  # made at the first attempt, then sent unchanged
+    attempt = fields.IntField()
+    status = fields.CharEnumField(DeliveryStatus, max_length=16, default=DeliveryStatus.PENDING)
+    http_status = fields.IntField(null=True)
+    error = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
+
+    upload_id: object
+
+    class Meta:
+        table = "webhook_delivery"
 
 
 class WorkerState(Model):

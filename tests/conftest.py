@@ -13,8 +13,16 @@ import pytest
 
 from tests import s3server
 from tests.s3server import S3Server
+from tests.webhook_receiver import new_secret
 
 RUN_ID = f"{os.getpid()}_{secrets.token_hex(4)}"
+# Webhooks on, receivers on loopback allowed, and a short retry schedule: 3 attempts in ~1.5 s.
+WEBHOOK_TEST_ENV = {
+    "PAGEMILL_WEBHOOK_SECRET": new_secret(),
+    "PAGEMILL_WEBHOOK_ALLOW_PRIVATE": "true",
+    "PAGEMILL_WEBHOOK_RETRY_SCHEDULE": "[0.5, 1.0]",
+    "PAGEMILL_WEBHOOK_POLL_INTERVAL": "0.25",
+}
 PG_ADMIN_URL = os.environ.get("PAGEMILL_TEST_PG", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("PAGEMILL_TEST_REDIS", "redis://127.0.0.1:6379/0")
 STORAGE = Path(tempfile.mkdtemp(prefix=f"pagemill-test-{RUN_ID}-"))
@@ -25,6 +33,7 @@ os.environ["PAGEMILL_REDIS_PREFIX"] = f"pagemill-test-{RUN_ID}"
 os.environ["PAGEMILL_ALLOWED_HOSTS"] = '["test", "t", "testserver", "localhost", "127.0.0.1"]'
 os.environ.pop("PAGEMILL_REDIS_URL", None)
 os.environ.pop("PAGEMILL_DATABASE_URL", None)
+os.environ.update(WEBHOOK_TEST_ENV)
 
 
 def _pg_base() -> str:

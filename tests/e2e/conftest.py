@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, RUN_ID
+from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, RUN_ID, WEBHOOK_TEST_ENV
 from tests.e2e.harness import Cluster, cluster_env, private_redis
 
 
@@ -23,6 +23,9 @@ def _base_env(storage: Path, **extra: str) -> dict[str, str]:
         PAGEMILL_LEASE_SECONDS="5",
         PAGEMILL_SWEEP_INTERVAL="1",
     )
+    # A first retry late enough for a test to stop every worker between two attempts.
+    env.update(WEBHOOK_TEST_ENV, PAGEMILL_WEBHOOK_RETRY_SCHEDULE="[3.0, 1.0]")
+    env["PAGEMILL_WEBHOOK_POLL_INTERVAL"] = "0.5"
     env.update(extra)
     return env
 
