@@ -22,7 +22,7 @@ from tortoise.functions import Count
 from gql import metrics as metrics_module
 from gql.principals import owner_filter, sees_all
 from gql.security import request_principal
-from models.upload import Document, ErrorCode, Status, Upload
+from models.upload import DeliveryStatus, Document, ErrorCode, Status, Upload, WebhookDelivery
 from settings import Settings
 from tasks.storage import ObjectStore, keys
 
@@ -38,6 +38,9 @@ MEDIA_TYPES = {
 }
 DOCUMENTS = Gauge("pagemill_documents", "Documents by status", ["status"])
 FAILED = Gauge("pagemill_documents_failed", "FAILED documents by error code", ["error_code"])
+WEBHOOK_DELIVERIES = Gauge(
+    "pagemill_webhook_deliveries", "Webhook delivery attempts by outcome", ["status"]
+)
 READY_TIMEOUT = 3.0
 
 
@@ -143,6 +146,14 @@ async def _refresh_gauges() -> None:
         found = {str(code): int(n) for code, n in rows if code}
         for code in ErrorCode:
             FAILED.labels(error_code=code.value).set(found.get(code.value, 0))
+        counted = (
+            await WebhookDelivery.annotate(n=Count("id"))
+            .group_by("status")
+            .values_list("status", "n")
+        )
+        by_status = {str(status): int(n) for status, n in counted}
+        for outcome in DeliveryStatus:
+            WEBHOOK_DELIVERIES.labels(status=outcome.value).set(by_status.get(outcome.value, 0))
         await metrics_module.refresh()
     except Exception:  # noqa: BLE001 - metrics must answer even with the database down
         logger.warning("could not read document counts for /metrics", exc_info=True)

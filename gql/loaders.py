@@ -13,7 +13,8 @@ from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from gql.internals import raw_info
-from models.upload import Document, Page, Upload
+from gql.webhooks import deliveries_by_upload
+from models.upload import Document, Page, Upload, WebhookDelivery
 
 
 async def _documents_by_upload(keys: Sequence[UUID]) -> list[list[Document]]:
@@ -39,6 +40,9 @@ class Loaders:
     )
     pages_by_document: DataLoader[UUID, list[Page]] = field(
         default_factory=lambda: DataLoader(load_fn=_pages_by_document)
+    )
+    deliveries_by_upload: DataLoader[UUID, list[WebhookDelivery]] = field(
+        default_factory=lambda: DataLoader(load_fn=deliveries_by_upload)
     )
 
 

@@ -14,7 +14,7 @@ from gql.principals import owner_filter
 from gql.queries import parse_id
 from gql.status_types import ProcessingState
 from gql.types import Document, Upload
-from tasks.service import control, intake, uploads
+from tasks.service import control, intake, uploads, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -41,12 +41,14 @@ class Mutation:
         info: Info[Context, None],
         files: list[UploadFile],
         idempotency_key: str | None = None,
+        webhook_url: str | None = None,
     ) -> Upload:
         ctx = info.context
         owner = ctx.principal.owner if ctx.principal else None
         with rejections():
+            hook = await webhooks.subscriber(webhook_url, ctx.base_url, ctx.settings)
             row = await intake.accept_upload(
-                files, idempotency_key, ctx.get_storage(), ctx.settings, owner
+                files, idempotency_key, ctx.get_storage(), ctx.settings, owner, hook
             )
         return Upload.from_model(row, ctx)
 
@@ -64,6 +66,18 @@ class Mutation:
         with rejections():
             row = await uploads.retry(parse_id(id), mine)
         return Document.from_model(row, info.context) if row else None
+
+    @strawberry.mutation(
+        description="Send the upload's latest webhook event again (the same webhook-id); "
+        "null if the upload is unknown"
+    )
+    async def redeliver_webhook(
+        self, info: Info[Context, None], upload_id: strawberry.ID
+    ) -> Upload | None:
+        _require_admin(info.context)
+        with rejections():
+            row = await webhooks.redeliver(parse_id(upload_id))
+        return Upload.from_model(row, info.context) if row else None
 
     @strawberry.mutation(description="Stop workers from starting new documents")
     async def pause_processing(self, info: Info[Context, None]) -> ProcessingState:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, File, Header, Path, Request, UploadFile
+from fastapi import APIRouter, File, Form, Header, Path, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
@@ -22,7 +22,7 @@ from gql.problems import NOT_READY, problem
 from gql.security import request_principal
 from models import upload as m
 from settings import Settings
-from tasks.service import intake, uploads
+from tasks.service import intake, uploads, webhooks
 from tasks.storage import ObjectStore
 
 PREFIX = "/api/v1"
@@ -90,11 +90,16 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
         idempotency_key: Annotated[
             str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
+        callback_url: Annotated[
+            str | None,
+            Form(description="Receives the job's signed completion event (Standard Webhooks)"),
+        ] = None,
     ) -> JobCreated:
         principal = request_principal(request, settings)
         owner = principal.owner if principal else None
         with rejections():
-            row = await intake.accept_upload(files, idempotency_key, storage, settings, owner)
+            hook = await webhooks.subscriber(callback_url, base_url_of(request, settings), settings)
+            row = await intake.accept_upload(files, idempotency_key, storage, settings, owner, hook)
         return JobCreated(
             job_id=row.id, file_count=row.document_count, status_url=job_url(request, row.id)
         )

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from gql.context import Context
 from gql.node import Node
+from gql.webhooks import WebhookDelivery
 from models import upload as m
 
 # The models' enums are the GraphQL enums (registered in place, same names).
@@ -178,6 +179,13 @@ class Upload(Node):
         return loaded(
             ctx.loaders.documents_by_upload.load(UUID(self.id)),
             lambda rows: [Document.from_model(row, ctx) for row in rows],
+        )
+
+    @strawberry.field(description="Webhook delivery attempts, oldest first")
+    def webhook_deliveries(self, info: Info[Context, None]) -> list[WebhookDelivery]:
+        return loaded(
+            info.context.loaders.deliveries_by_upload.load(UUID(self.id)),
+            lambda rows: [WebhookDelivery.from_model(row) for row in rows],
         )
 
     @strawberry.field(description="Pages rendered so far, over all documents")

@@ -11,6 +11,7 @@ from tasks.broker import broker
 # Stable names: queued messages carry them, so they never change when code moves.
 CONVERT_DOCUMENT = "documents.convert"
 ARCHIVE_UPLOAD = "uploads.archive"
+DELIVER_WEBHOOK = "webhooks.deliver"
 
 
 async def send(task_name: str, *args: Any) -> None:

@@ -1,5 +1,5 @@
-"""Startup and shutdown of a process that runs conversions: database and bus, heartbeat and
-sweeper loops, the drain on SIGTERM with a hard stop behind it."""
+"""Startup and shutdown of a process that runs conversions: database and bus, heartbeat,
+sweeper and webhook retry loops, the drain on SIGTERM with a hard stop behind it."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tasks.sandbox.office_pool import close_shared_pool
 from tasks.sandbox.pool import close_pool, get_pool
 from tasks.service.control import heartbeat, remove_worker
 from tasks.service.sweeper import sweep
+from tasks.service.webhook_delivery import deliver_due
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ async def start_runtime(state: TaskiqState, broker: AsyncBroker) -> None:
     runtime.loops = [
         asyncio.create_task(_every(settings.lease_seconds / 3, _beat)),
         asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
+        asyncio.create_task(_every(settings.webhook_poll_interval, lambda: _deliver(settings))),
     ]
     state.runtime = runtime
     # The first document should not wait for a conversion child's imports.
@@ -177,6 +179,10 @@ async def _beat() -> None:
     runtime = process_state.current()
     current = next(iter(runtime.running.values()), None)
     await heartbeat(runtime.worker_id, runtime.started_at, current, runtime.conversions_done)
+
+
+async def _deliver(settings: Settings) -> None:
+    await deliver_due(settings)
 
 
 async def _sweep(settings: Settings) -> None:

@@ -12,11 +12,12 @@ from tasks import queue
 from tasks.broker import broker, is_embedded
 from tasks.runtime import lifecycle
 from tasks.runtime.state import current
+from tasks.service import webhook_delivery, webhooks
 from tasks.service.archive import build_archive
 from tasks.service.process import process_document
 from tasks.storage import open_storage
 
-__all__ = ["archive_upload", "broker", "convert_document"]
+__all__ = ["archive_upload", "broker", "convert_document", "deliver_webhook"]
 
 lifecycle.install(broker)
 
@@ -42,6 +43,14 @@ async def archive_upload(upload_id: str) -> None:
     """Build the zip of all pages of an upload, with its manifest.json."""
     settings = get_settings()
     await build_archive(UUID(upload_id), open_storage(settings))
+    # The archive's URL is in the webhook body: its first attempt goes out now.
+    await webhooks.send_planned(UUID(upload_id))
+
+
+@broker.task(task_name=queue.DELIVER_WEBHOOK)
+async def deliver_webhook(delivery_id: str) -> None:
+    """Make one webhook attempt (a no-op unless it is due and unclaimed)."""
+    await webhook_delivery.deliver(UUID(delivery_id), get_settings())
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ from tasks.service.files import Readable, discard, forget, place, plan_files, sp
 from tasks.service.notify import publish
 from tasks.service.planned import IncomingFile, Planned
 from tasks.service.uploads import finish_upload
+from tasks.service.webhooks import Subscriber
 from tasks.storage import ObjectStore, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -62,9 +63,10 @@ async def accept_upload(
     storage: ObjectStore,
     settings: Settings,
     owner: str | None = None,
+    hook: Subscriber | None = None,
 ) -> Upload:
-    """Check, spool and store the files as one upload owned by `owner` (or return the
-    owner's upload made earlier with the key)."""
+    """Check, spool and store the files as one upload owned by `owner`, its terminal events
+    going to `hook` (or return the owner's upload made earlier with the key)."""
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise InvalidInput("The idempotency key must have 1 to 255 characters")
     check_limits(files, settings)
@@ -84,7 +86,7 @@ async def accept_upload(
         discard(incoming)
         raise
     try:
-        row = await create_upload(incoming, idempotency_key, storage, settings)
+        row = await create_upload(incoming, idempotency_key, storage, settings, hook)
     except StorageUnavailable as exc:
         raise StorageFailed(f"{exc}; nothing was stored: send the upload again") from None
     if owner is not None and row.owner is None:
@@ -109,11 +111,17 @@ async def find_idempotent(key: str, settings: Settings) -> Upload | None:
 
 
 async def _insert(
-    upload_id: UUID, key: str | None, docs: list[Document]
+    upload_id: UUID, key: str | None, docs: list[Document], hook: Subscriber | None
 ) -> tuple[Upload, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
     async with in_transaction():
-        upload = await Upload.create(id=upload_id, idempotency_key=key, document_count=len(docs))
+        upload = await Upload.create(
+            id=upload_id,
+            idempotency_key=key,
+            document_count=len(docs),
+            webhook_url=hook.url if hook else None,
+            public_base=hook.public_base if hook else None,
+        )
         await Document.bulk_create(docs)
         for doc in docs:
             if doc.status == Status.FAILED:
@@ -136,6 +144,7 @@ async def create_upload(
     idempotency_key: str | None,
     storage: ObjectStore,
     settings: Settings,
+    hook: Subscriber | None = None,
 ) -> Upload:
     """Store the files and their rows in one go, queue conversions, and return at once."""
     planned: list[Planned] = []
@@ -150,7 +159,7 @@ async def create_upload(
         upload_id = uuid4()
         docs = await place(planned, upload_id, storage, settings)
         try:
-            upload, events = await _insert(upload_id, idempotency_key, docs)
+            upload, events = await _insert(upload_id, idempotency_key, docs, hook)
         except IntegrityError:
             await forget(storage, upload_id)
             if idempotency_key is not None:

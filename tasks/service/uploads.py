@@ -11,7 +11,7 @@ from tortoise.transactions import in_transaction
 from models.progress import append_event, document_progress, upload_totals
 from models.upload import TERMINAL, Document, ErrorCode, EventKind, Status, Upload
 from tasks import queue
-from tasks.service import enqueue
+from tasks.service import enqueue, webhooks
 from tasks.service.documents import ACTIVE, Events, now
 from tasks.service.errors import InvalidInput
 from tasks.service.notify import publish
@@ -53,6 +53,7 @@ async def _finish_upload(upload_id: UUID, outcome: Status) -> Events:
         return []
     done, total = await upload_totals(upload_id)
     event = await append_event(upload_id, EventKind.UPLOAD_DONE, pages_done=done, page_count=total)
+    await webhooks.plan(upload_id, outcome)
     logger.info("upload %s finished: %s", upload_id, outcome.value)
     return [event]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -14,33 +15,49 @@ from tortoise.transactions import in_transaction
 from models.upload import DeliveryStatus, WebhookDelivery
 from settings import Settings
 from tasks import webhook_client
-from tasks.service import webhooks
+from tasks.service.webhook_body import body
 
 logger = logging.getLogger(__name__)
 
 BATCH = 50  # due attempts one periodic pass takes on
 CONCURRENCY = 8  # attempts one pass sends at once (each may wait out the whole timeout)
 CLAIM_MARGIN = 20.0  # seconds past the timeout before another worker may take a claimed attempt
+JITTER = 0.2
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _due() -> Q:
+def retry_delay(
+    attempt: int, schedule: list[float], rng: random.Random | None = None
+) -> float | None:
+    """Seconds from failed attempt `attempt` (1-based) to the next one, jittered; None when
+    the schedule is used up and the message is given up."""
+    if attempt > len(schedule):
+        return None
+    spread = (rng or random).uniform(1.0 - JITTER, 1.0 + JITTER)  # noqa: S311 (not secret)
+    return schedule[attempt - 1] * spread
+
+
+def _due(moment: datetime) -> Q:
     return Q(
-        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING), next_attempt_at__lte=_now()
+        status__in=(DeliveryStatus.PENDING, DeliveryStatus.SENDING), next_attempt_at__lte=moment
     )
 
 
-async def claim(delivery_id: UUID, settings: Settings) -> WebhookDelivery | None:
-    """Take a due attempt for this worker; None when it is not due or another worker has it.
+async def claim(
+    delivery_id: UUID, settings: Settings, moment: datetime | None = None
+) -> WebhookDelivery | None:
+    """Take an attempt due at `moment` (default now) for this worker; None when it is not due
+    or another worker has it.
 
     The conditional update is the lock: of concurrent claimers exactly one changes the row.
     A claim lasts the timeout plus a margin; if its worker dies, the attempt is due again.
     """
-    until = _now() + timedelta(seconds=settings.webhook_timeout + CLAIM_MARGIN)
-    won = await WebhookDelivery.filter(_due(), id=delivery_id).update(
+    moment = moment or _now()
+    until = moment + timedelta(seconds=settings.webhook_timeout + CLAIM_MARGIN)
+    won = await WebhookDelivery.filter(_due(moment), id=delivery_id).update(
         status=DeliveryStatus.SENDING, next_attempt_at=until
     )
     if not won:
@@ -54,19 +71,9 @@ async def deliver(delivery_id: UUID, settings: Settings) -> DeliveryStatus | Non
     if row is None:
         return None
     if row.body is None:
-        row.body = await webhooks.body(UUID(str(row.upload_id)), row.event, settings.public_url)
+        row.body = await body(UUID(str(row.upload_id)), row.event, settings.public_url)
         await WebhookDelivery.filter(message_id=row.message_id, body=None).update(body=row.body)
-    payload = row.body.encode()
-    headers = webhook_client.signed_headers(
-        settings.webhook_secret, row.message_id, payload, _now()
-    )
-    outcome = await webhook_client.post(
-        row.url,
-        headers,
-        payload,
-        allow_private=settings.webhook_allow_private,
-        timeout=settings.webhook_timeout,
-    )
+    outcome = await _send(row, row.body.encode(), settings)
     status = await record(row, outcome, settings)
     logger.info(
         "webhook %s attempt %d for upload %s: %s (%s)",
@@ -79,18 +86,30 @@ async def deliver(delivery_id: UUID, settings: Settings) -> DeliveryStatus | Non
     return status
 
 
+async def _send(row: WebhookDelivery, payload: bytes, settings: Settings) -> webhook_client.Outcome:
+    if not settings.webhook_secret:
+        # Misconfigured worker: a failed attempt, so the schedule still ends.
+        return webhook_client.Outcome(None, "this worker has no PAGEMILL_WEBHOOK_SECRET")
+    headers = webhook_client.signed_headers(
+        settings.webhook_secret, row.message_id, payload, _now()
+    )
+    return await webhook_client.post(
+        row.url,
+        headers,
+        payload,
+        allow_private=settings.webhook_allow_private,
+        timeout=settings.webhook_timeout,
+    )
+
+
 async def record(
     row: WebhookDelivery, outcome: webhook_client.Outcome, settings: Settings
 ) -> DeliveryStatus:
     """Log the attempt's outcome; a failure plans the next attempt or gives the message up."""
-    delay = (
-        None
-        if outcome.delivered
-        else webhooks.retry_delay(row.attempt, settings.webhook_retry_schedule)
-    )
     if outcome.delivered:
-        status = DeliveryStatus.DELIVERED
+        status, delay = DeliveryStatus.DELIVERED, None
     else:
+        delay = retry_delay(row.attempt, settings.webhook_retry_schedule)
         status = DeliveryStatus.GAVE_UP if delay is None else DeliveryStatus.FAILED
     next_at = None if delay is None else _now() + timedelta(seconds=delay)
     async with in_transaction():
@@ -117,7 +136,7 @@ async def deliver_due(settings: Settings) -> int:
     """One periodic pass: make the attempts that are due (retries, lost first attempts,
     attempts of dead workers). Safe to run in every worker at once."""
     ids = (
-        await WebhookDelivery.filter(_due())
+        await WebhookDelivery.filter(_due(_now()))
         .order_by("next_attempt_at")
         .limit(BATCH)
         .values_list("id", flat=True)

@@ -1,4 +1,4 @@
-"""Webhook messages of uploads: planned once per terminal state, their body, redelivery.
+"""Webhook messages of uploads: who subscribes, one message per terminal state, redelivery.
 
 A message is planned in the same transaction that makes its upload terminal, so each terminal
 state gets exactly one message; workers deliver it (see webhook_delivery).
@@ -6,14 +6,18 @@ state gets exactly one message; workers deliver it (see webhook_delivery).
 
 from __future__ import annotations
 
-import json
-import random
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from models.upload import DeliveryStatus, Document, Status, Upload, WebhookDelivery
+from models.upload import DeliveryStatus, Status, Upload, WebhookDelivery
+from settings import Settings
+from tasks import queue, webhook_client
+from tasks.service.errors import InvalidInput
+
+logger = logging.getLogger(__name__)
 
 EVENTS = {
     Status.COMPLETED: "upload.completed",
@@ -23,7 +27,6 @@ EVENTS = {
 # The first attempt is queued as soon as the upload's archive exists (its URL is in the body);
 # should that message be lost, the workers' periodic pass sends it after this long.
 FIRST_ATTEMPT_GRACE = 60.0
-JITTER = 0.2
 
 
 @dataclass(frozen=True)
@@ -32,10 +35,6 @@ class Subscriber:
 
     url: str
     public_base: str
-
-
-class NothingToRedeliver(Exception):
-    """The upload has no webhook, or no event was sent yet."""
 
 
 def _now() -> datetime:
@@ -47,15 +46,18 @@ def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
-def retry_delay(
-    attempt: int, schedule: list[float], rng: random.Random | None = None
-) -> float | None:
-    """Seconds from failed attempt `attempt` (1-based) to the next one, jittered; None when
-    the schedule is used up and the message is given up."""
-    if attempt > len(schedule):
+async def subscriber(url: str | None, public_base: str, settings: Settings) -> Subscriber | None:
+    """The subscriber of a new upload; InvalidInput when webhooks are off or the URL is not a
+    public http(s) address (PAGEMILL_WEBHOOK_ALLOW_PRIVATE lifts the latter)."""
+    if url is None:
         return None
-    spread = (rng or random).uniform(1.0 - JITTER, 1.0 + JITTER)  # noqa: S311 (not secret)
-    return schedule[attempt - 1] * spread
+    if not settings.webhook_secret:
+        raise InvalidInput("Webhooks are off on this server (no PAGEMILL_WEBHOOK_SECRET)")
+    try:
+        await webhook_client.check(url, settings.webhook_allow_private)
+    except webhook_client.UnsafeUrl as exc:
+        raise InvalidInput(f"Refused webhook URL: {exc}") from None
+    return Subscriber(url=url, public_base=public_base)
 
 
 async def plan(upload_id: UUID, outcome: Status) -> None:
@@ -74,73 +76,52 @@ async def plan(upload_id: UUID, outcome: Status) -> None:
     )
 
 
-async def due_now(upload_id: UUID) -> list[UUID]:
-    """Make an upload's pending attempts due at once; returns them (for the caller to queue)."""
+async def send_planned(upload_id: UUID) -> None:
+    """Queue the upload's pending attempts now (its archive, linked in the body, exists)."""
     ids = await WebhookDelivery.filter(
         upload_id=upload_id, status=DeliveryStatus.PENDING
     ).values_list("id", flat=True)
-    if ids:
-        await WebhookDelivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
-            next_attempt_at=_now()
-        )
-    return [UUID(str(i)) for i in ids]
+    if not ids:
+        return
+    await WebhookDelivery.filter(id__in=ids, status=DeliveryStatus.PENDING).update(
+        next_attempt_at=_now()
+    )
+    await _queue([UUID(str(i)) for i in ids])
 
 
-async def redeliver(upload_id: UUID) -> UUID | None:
-    """Send the upload's latest message once more; the attempt to queue, or None when one
-    is already under way."""
+async def _queue(ids: list[UUID]) -> None:
+    try:
+        for delivery_id in ids:
+            await queue.send(queue.DELIVER_WEBHOOK, str(delivery_id))
+    except Exception:
+        # The attempts are due in the database: the workers' periodic pass sends them.
+        logger.warning("queueing %d webhook attempts failed", len(ids), exc_info=True)
+
+
+async def redeliver(upload_id: UUID) -> Upload | None:
+    """Send the upload's latest message once more, with its id and body; None if the upload
+    is unknown, InvalidInput when it has sent no message yet."""
+    if not await Upload.exists(id=upload_id):
+        return None
     latest = (
         await WebhookDelivery.filter(upload_id=upload_id)
         .order_by("-created_at", "-attempt")
         .first()
     )
     if latest is None:
-        raise NothingToRedeliver("no webhook event was sent for this upload yet")
-    if latest.status == DeliveryStatus.SENDING:
-        return None
+        raise InvalidInput("Nothing to redeliver: no webhook event was sent for this upload yet")
     if latest.status == DeliveryStatus.PENDING:
         await WebhookDelivery.filter(id=latest.id).update(next_attempt_at=_now())
-        return UUID(str(latest.id))
-    row = await WebhookDelivery.create(
-        upload_id=upload_id,
-        message_id=latest.message_id,
-        event=latest.event,
-        url=latest.url,
-        body=latest.body,
-        attempt=latest.attempt + 1,
-        next_attempt_at=_now(),
-    )
-    return UUID(str(row.id))
-
-
-def file_url(base: str, path: str) -> str:
-    """Absolute download URL of a storage-relative path (as the API serves it)."""
-    return f"{base.rstrip('/')}/files/{path}"
-
-
-async def body(upload_id: UUID, event: str, public_url: str) -> str:
-    """The JSON body of an upload's message: the upload as its final query shows it."""
-    upload = await Upload.get(id=upload_id)
-    documents = await Document.filter(upload_id=upload_id).order_by("index")
-    base = public_url or upload.public_base or ""
-    terminal = upload.status in (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
-    archive = file_url(base, upload.archive_path) if terminal and upload.archive_path else None
-    finished = upload.finished_at or _now()
-    data = {
-        "uploadId": str(upload.id),
-        "status": str(upload.status),
-        "documentCount": upload.document_count,
-        "pageCount": sum(doc.page_count or 0 for doc in documents),
-        "archiveUrl": archive,
-        "documents": [
-            {
-                "id": str(doc.id),
-                "filename": doc.filename,
-                "status": str(doc.status),
-                "pageCount": doc.page_count,
-                "errorCode": str(doc.error_code) if doc.error_code else None,
-            }
-            for doc in documents
-        ],
-    }
-    return json.dumps({"type": event, "timestamp": finished.isoformat(), "data": data})
+        await _queue([UUID(str(latest.id))])
+    elif latest.status != DeliveryStatus.SENDING:  # one under way needs nothing more
+        row = await WebhookDelivery.create(
+            upload_id=upload_id,
+            message_id=latest.message_id,
+            event=latest.event,
+            url=latest.url,
+            body=latest.body,
+            attempt=latest.attempt + 1,
+            next_attempt_at=_now(),
+        )
+        await _queue([UUID(str(row.id))])
+    return await Upload.get(id=upload_id)

@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tasks import webhook_client
-from tasks.service.webhooks import retry_delay
+from tasks.service.webhook_delivery import retry_delay
 from tests.webhook_receiver import dead_url, new_secret, receiver
 
 SECRET = new_secret()
