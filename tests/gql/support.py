@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,6 +26,10 @@ UPLOAD_FIELDS = f"""
 CREATE = (
     "mutation($files: [File!]!, $key: String) {"
     f" createUpload(files: $files, idempotencyKey: $key) {{ {UPLOAD_FIELDS} }} }}"
+)
+CREATE_WITH_HOOK = (
+    "mutation($files: [File!]!, $hook: String) {"
+    " createUpload(files: $files, webhookUrl: $hook) { id status } }"
 )
 GET_UPLOAD = f"query($id: ID!) {{ upload(id: $id) {{ {UPLOAD_FIELDS} }} }}"
 
@@ -64,6 +69,23 @@ async def upload(
     return await client.post(
         "/graphql", **multipart(files, key), headers=PREFLIGHT if headers is None else headers
     )
+
+
+async def create_with_hook(
+    client: httpx.AsyncClient, files: list[tuple[str, bytes]], hook: str
+) -> dict[str, Any]:
+    """createUpload with a webhookUrl; the whole response body."""
+    form = multipart_form(CREATE_WITH_HOOK, len(files))
+    operations = json.loads(form["operations"])
+    operations["variables"]["hook"] = hook
+    form["operations"] = json.dumps(operations)
+    response = await client.post(
+        "/graphql",
+        data=form,
+        files=[(str(i), (name, content)) for i, (name, content) in enumerate(files)],
+        headers=PREFLIGHT,
+    )
+    return dict(response.json())
 
 
 async def create(

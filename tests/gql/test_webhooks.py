@@ -3,22 +3,16 @@ events, retries carry the same id, dead receivers are given up, redelivery sends
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from client.graphql import multipart_form
 from settings import get_settings
 from tests.gql.conftest import make_app
-from tests.gql.support import PREFLIGHT, data, graphql, pdf, png, wait_for
+from tests.gql.support import PREFLIGHT, create_with_hook, data, graphql, pdf, png, wait_for
 from tests.webhook_receiver import Received, dead_url, new_secret, receiver
 
-CREATE = (
-    "mutation($files: [File!]!, $hook: String) {"
-    " createUpload(files: $files, webhookUrl: $hook) { id status } }"
-)
 DELIVERIES = (
     "webhookDeliveries { id messageId event attempt status httpStatus error createdAt"
     " nextAttemptAt }"
@@ -29,23 +23,6 @@ FINAL = f"""query($id: ID!) {{ upload(id: $id) {{
   {DELIVERIES}
 }} }}"""
 REDELIVER = "mutation($id: ID!) { redeliverWebhook(uploadId: $id) { id } }"
-
-
-async def create_with_hook(
-    client: httpx.AsyncClient, files: list[tuple[str, bytes]], hook: str
-) -> dict[str, Any]:
-    """createUpload with a webhookUrl; the whole response body."""
-    form = multipart_form(CREATE, len(files))
-    operations = json.loads(form["operations"])
-    operations["variables"]["hook"] = hook
-    form["operations"] = json.dumps(operations)
-    response = await client.post(
-        "/graphql",
-        data=form,
-        files=[(str(i), (name, content)) for i, (name, content) in enumerate(files)],
-        headers=PREFLIGHT,
-    )
-    return dict(response.json())
 
 
 async def created(client: httpx.AsyncClient, files: list[tuple[str, bytes]], hook: str) -> str:
