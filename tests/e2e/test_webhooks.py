@@ -52,3 +52,14 @@ async def test_a_worker_killed_between_attempts_still_delivers(distributed: Clus
     assert second.headers["webhook-id"] == first.headers["webhook-id"]
     assert Webhook(secret).verify(second.body, second.headers)["type"] == "upload.completed"
     assert [(e["attempt"], e["status"]) for e in log] == [(1, "FAILED"), (2, "DELIVERED")]
+
+
+async def test_the_embedded_server_delivers_too(embedded: Cluster) -> None:
+    secret = WEBHOOK_TEST_ENV["PAGEMILL_WEBHOOK_SECRET"]
+    async with httpx.AsyncClient(base_url=embedded.url, timeout=60) as client:
+        with receiver() as hook:
+            body = await create_with_hook(client, [("a.png", png())], hook.url)
+            request = (await hook.wait_for(1, timeout=120))[0]
+    event = Webhook(secret).verify(request.body, request.headers)
+    assert event["data"]["uploadId"] == body["data"]["createUpload"]["id"]
+    assert event["type"] == "upload.completed"

@@ -18,7 +18,9 @@ def test_contract_names_are_present() -> None:
         "scalar File", "upload(id: ID!): Upload",
         "uploads(first: Int = 20, after: String = null, status: Status = null",
         "): UploadConnection!",
-        "createUpload(files: [File!]!, idempotencyKey: String = null): Upload!",
+        "createUpload(files: [File!]!, idempotencyKey: String = null, webhookUrl: String = null)"
+        ": Upload!",
+        "redeliverWebhook(uploadId: ID!): Upload", "webhookDeliveries: [WebhookDelivery!]!",
         "uploadEvents(id: ID!, after: Int = null): UploadEvent!", "ENCRYPTED_DOCUMENT",
         "cancelUpload(id: ID!): Upload", "retryDocument(id: ID!): Document",
         "pauseProcessing: ProcessingState!", "resumeProcessing: ProcessingState!",

@@ -167,3 +167,15 @@ async def test_webhook_urls_are_refused_when_the_server_has_no_secret(db: str) -
         body = await create_with_hook(plain, [("a.png", png())], "https://example.com/hook")
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "PAGEMILL_WEBHOOK_SECRET" in body["errors"][0]["message"]
+
+
+async def test_metrics_count_deliveries_by_outcome(client: httpx.AsyncClient) -> None:
+    with receiver() as hook:
+        upload_id = await created(client, [("a.png", png())], hook.url)
+        await settled(client, upload_id, attempts=1)
+    text = (await client.get("/metrics")).text
+    delivered = [
+        line for line in text.splitlines()
+        if line.startswith('pagemill_webhook_deliveries{status="DELIVERED"}')
+    ]  # fmt: skip
+    assert delivered and float(delivered[0].split()[-1]) >= 1
