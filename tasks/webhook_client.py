@@ -78,8 +78,8 @@ def is_public(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-async def resolve(target: Target, allow_private: bool) -> str:
-    """The address to connect to: the first the host resolves to, all of them checked."""
+async def resolve(target: Target, allow_private: bool) -> list[str]:
+    """The addresses the host resolves to, in resolver order, each of them checked."""
     loop = asyncio.get_running_loop()
     try:
         infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
@@ -93,7 +93,7 @@ async def resolve(target: Target, allow_private: bool) -> str:
             f"the webhook host {target.host!r} resolves to a loopback, private, link-local, "
             "multicast or reserved address"
         )
-    return addresses[0]
+    return list(dict.fromkeys(addresses))
 
 
 async def check(url: str, allow_private: bool) -> None:
@@ -114,6 +114,27 @@ def signed_headers(secret: str, message_id: str, body: bytes, at: datetime) -> d
     }
 
 
+async def _first_answer(
+    client: httpx.AsyncClient,
+    target: Target,
+    addresses: list[str],
+    headers: dict[str, str],
+    body: bytes,
+) -> httpx.Response:
+    request_headers = {**headers, "host": _host_header(target)}
+    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
+    refused = httpx.ConnectError("no address to connect to")
+    for address in addresses:
+        try:
+            url = _pinned_url(target, address)
+            return await client.post(
+                url, content=body, headers=request_headers, extensions=extensions
+            )
+        except httpx.ConnectError as exc:
+            refused = exc
+    raise refused
+
+
 def _pinned_url(target: Target, address: str) -> str:
     host = f"[{address}]" if ":" in address else address
     return f"{target.scheme}://{host}:{target.port}{target.path}"
@@ -128,26 +149,20 @@ def _host_header(target: Target) -> str:
 async def post(
     url: str, headers: dict[str, str], body: bytes, *, allow_private: bool, timeout: float
 ) -> Outcome:
-    """POST the body once, connecting only to a checked address; never follows redirects."""
+    """POST the body once, connecting only to checked addresses (the next one when one
+    refuses the connection); never follows redirects."""
     try:
         target = parse(url)
-        address = await resolve(target, allow_private)
+        addresses = await resolve(target, allow_private)
     except UnsafeUrl as exc:
         return Outcome(None, str(exc))
-    request_headers = {**headers, "host": _host_header(target)}
-    extensions = {"sni_hostname": target.host} if target.scheme == "https" else {}
     try:
         # A receiver that trickles bytes must not hold a worker: the whole attempt is bounded.
         async with (
             asyncio.timeout(timeout),
             httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout) as client,
         ):
-            response = await client.post(
-                _pinned_url(target, address),
-                content=body,
-                headers=request_headers,
-                extensions=extensions,
-            )
+            response = await _first_answer(client, target, addresses, headers, body)
     except TimeoutError:
         return Outcome(None, f"no answer within {timeout:g} s")
     except httpx.HTTPError as exc:

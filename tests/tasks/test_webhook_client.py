@@ -135,3 +135,12 @@ async def test_post_to_a_dead_receiver_is_an_error_not_an_exception() -> None:
     outcome = await webhook_client.post(dead_url(), {}, BODY, allow_private=True, timeout=5)
     assert not outcome.delivered
     assert outcome.http_status is None and outcome.error
+
+
+async def test_post_connects_to_the_resolved_address_and_keeps_the_name_in_host() -> None:
+    with receiver() as hook:
+        url = f"http://localhost:{hook.port}/hook?x=1"
+        outcome = await webhook_client.post(url, {}, BODY, allow_private=True, timeout=5)
+    assert outcome.delivered
+    assert hook.received[0].headers["host"] == f"localhost:{hook.port}"
+    assert hook.received[0].path == "/hook?x=1"
