@@ -2,12 +2,13 @@
 
 A query whose only root field is `upload(id:)` reads nothing but that upload's rows, and
 every change to them appends an event, which moves the upload's `sequence`; the zip's path,
-written after the last event, is the one exception. So the response to such a query, keyed
-by the request (query, variables, operation, and the caller: token, host, accepted types)
-and by the upload's (sequence, zip written), stays right for as long as those two read back
-the same. That holds in every API process without invalidation: a sequence never goes back,
-and the key is read before the answer is made, so a stored answer is never older than its
-key.
+written after the last event, is one exception; the webhook delivery log, which workers
+write without an event, is the other, and queries that ask for it are never held. So the
+response to such a query, keyed by the request (query, variables, operation, and the
+caller: token, host, accepted types) and by the upload's (sequence, zip written), stays right
+for as long as those two read back the same. That holds in every API process without
+invalidation: a sequence never goes back, and the key is read before the answer is made, so
+a stored answer is never older than its key.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from models.upload import Upload
 ENTRIES = 4096  # per process; a status answer is a few KB
 MAX_BYTES = 256 * 1024  # bigger requests or answers are not held
 KEY_HEADERS = (b"authorization", b"host", b"accept", b"x-forwarded-proto", b"x-forwarded-host")
+DELIVERY_LOG = "webhookDeliveries"  # a field name no other field's name contains
 Key = tuple[Any, ...]
 Answer = tuple[list[tuple[bytes, bytes]], bytes]  # response headers, body
 
@@ -46,6 +48,9 @@ def polled_upload(body: bytes) -> tuple[Key, UUID] | None:
     except (ValueError, TypeError, KeyError):
         return None
     if not isinstance(query, str) or not isinstance(variables, dict):
+        return None
+    if DELIVERY_LOG in query:
+        # Webhook attempts are logged without an event: the sequence does not move with them.
         return None
     upload_id = _upload_argument(query, variables)
     if upload_id is None:

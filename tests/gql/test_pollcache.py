@@ -12,7 +12,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from models.progress import append_event
-from models.upload import Document, EventKind, Status, Upload
+from models.upload import Document, EventKind, Status, Upload, WebhookDelivery
 from tests.gql.conftest import COUNTING, make_app
 
 STATUS = """query($id: ID!) { upload(id: $id) {
@@ -98,3 +98,17 @@ async def test_one_callers_answer_is_never_anothers(owned: httpx.AsyncClient) ->
         assert str(upload.id).encode() in mine
         theirs = await poll(owned, upload.id, Authorization="Bearer bob-token")
         assert b'"upload":null' in theirs
+
+
+async def test_a_new_webhook_attempt_shows_at_once(client: httpx.AsyncClient) -> None:
+    upload = await an_upload()
+    query = "query($id: ID!) { upload(id: $id) { id webhookDeliveries { attempt status } } }"
+    variables = {"id": str(upload.id)}
+    before = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert before["data"]["upload"]["webhookDeliveries"] == []
+    # A worker logs an attempt: no event, so the upload's sequence stays where it was.
+    await WebhookDelivery.create(
+        upload=upload, message_id="msg_1", event="upload.completed", url="http://x/", attempt=1
+    )
+    after = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
+    assert after["data"]["upload"]["webhookDeliveries"] == [{"attempt": 1, "status": "PENDING"}]
