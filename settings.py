@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     max_image_side: int = 50_000
     max_pages: int = 2000
     max_page_points: float = 14_400.0  # 200 inches, PDF's own maximum user-space size
+    # Most a GraphQL operation may cost: fields times the most items of the lists above them
+    max_query_cost: int = 20_000_000
     max_zip_entries: int = 1000
     max_zip_bytes: int = 2048 * MiB  # total uncompressed size of one zip
     max_zip_ratio: float = 200.0  # uncompressed/compressed per entry

@@ -14,6 +14,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from gql.cost import cost_limit
 from gql.errors import MaskUnexpectedErrors, count_rejection, is_expected, rejection_code
 from gql.mutations import Mutation
 from gql.prepared import prepared_documents
@@ -35,7 +36,7 @@ File = strawberry.scalar(
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Abuse limits run before execution; caches make repeated operations cheap."""
     # Factories, not instances: each operation gets fresh extension state (strawberry #4369).
-    return [prepared_documents(settings.introspection), MaskUnexpectedErrors]
+    return [prepared_documents(settings.introspection), cost_limit(settings), MaskUnexpectedErrors]
 
 
 class Schema(strawberry.Schema):

@@ -26,6 +26,7 @@ from strawberry.types.unset import UNSET
 
 from gql.context import Context
 from gql.cors import refused_origin_reason
+from gql.encoding import Encoded, encoded_off_loop
 from gql.errors import ApiError
 from gql.internals import TransportWSHandler
 from gql.multipart import close_form, is_multipart, read_form
@@ -104,6 +105,15 @@ class GraphQLView(GraphQL[Context, None]):
         reason = refused_origin_reason(request.headers.get("origin", ""))
         await request.close(code=1008, reason=reason)
         return request
+
+    async def process_result(self, request: Any, result: Any) -> Any:
+        return await encoded_off_loop(await super().process_result(request, result), self._encode)
+
+    def encode_json(self, data: object) -> str | bytes:
+        return data.body if isinstance(data, Encoded) else self._encode(data)
+
+    def _encode(self, data: object) -> str | bytes:
+        return super().encode_json(data)
 
     def _validate_batch_request(
         self, request_data: list[Any], protocol: GraphQLRequestProtocol

@@ -8,9 +8,10 @@ import zipfile
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from models.upload import Document, Page, Status, Upload
-from tests.gql.conftest import COUNTING
+from tests.gql.conftest import COUNTING, make_app
 from tests.gql.support import create, data, graphql, jpeg, pdf, png, wait_for, wait_terminal
 
 LIST = """query($first: Int, $after: String) {
@@ -65,8 +66,12 @@ async def _fake_upload(n_docs: int, n_pages: int) -> None:
 
 
 async def test_listing_cost_does_not_grow_with_uploads(
-    client: httpx.AsyncClient, query_counter: list[str]
+    app: FastAPI, query_counter: list[str]
 ) -> None:
+    # Pages of 20 uploads could be 20 x MAX_FILES x MAX_PAGES: over the default cost limit.
+    lifted = make_app(max_query_cost=10**12)
+    transport = httpx.ASGITransport(app=lifted)
+    client = httpx.AsyncClient(transport=transport, base_url="http://test")
     for _ in range(20):
         await _fake_upload(n_docs=2, n_pages=3)
     counts = {}
