@@ -63,9 +63,12 @@ class Settings(BaseSettings):
     # Conversion
     max_side: int = 3500  # pages fit within max_side x max_side
     max_density: int = 300  # dpi cap for PDF pages
-    png_compression_level: int = 1
-    png_filter: int = 5  # 5 = adaptive row filters
+    # 0-3: ISA-L's deflate levels (pagemill's own PNG writer); 4-9: zlib's
+    png_compression_level: int = 2
+    png_filter: int = 2  # image pages: 0-4 one PNG row filter for every row (2: Up), 5 adaptive
+    pdf_png_filter: int = 0  # PDF pages: the same choices; none is fastest on rendered pages
     image_engine: Literal["vips", "wand"] = "vips"  # what converts PNGs and JPEGs
+    pdf_engine: Literal["pdfium", "ghostscript"] = "pdfium"  # what rasterises PDF pages
     thread_limit: int = 1  # libvips / ImageMagick threads per conversion process
     document_timeout: float = 300.0  # seconds per document, child killed on expiry
     memory_limit_mb: int = 512  # hard address-space cap of a conversion child

@@ -1,7 +1,8 @@
 """The engine's entry: turn one PDF, PNG or JPEG into PNG pages that fit a box.
 
-PDF pages go through Ghostscript (tasks/engine/pdf.py); images through libvips or Wand, as
-`Limits.image_engine` says. Wand, pyvips and pikepdf are imported where they are needed,
+PDF pages go through PDFium or Ghostscript (tasks/engine/pdf.py); images through libvips or
+Wand, as `Limits.image_engine` says. Wand, pyvips, pypdfium2 and pikepdf are imported where
+they are needed,
 never at module level: the conversion child must set the libraries' limits first, then
 calls warm_up() once.
 """
@@ -18,13 +19,15 @@ from tasks.engine.geometry import Limits
 from tasks.engine.image_checks import check_image_size, check_jpeg_complete, header_size
 from tasks.engine.kinds import PDF_SNIFF_BYTES, sniff
 from tasks.engine.pages import PageResult, page_path
-from tasks.engine.pdf import GS_MEMORY_MARKERS, convert_pdf
+from tasks.engine.pdf import convert_pdf
+from tasks.engine.pdf_ghostscript import GS_MEMORY_MARKERS
 
 
 def warm_up(image_engine: str = "vips") -> None:
     """Import the libraries conversions use (~1 s of CPU), so that no document pays."""
-    import wand.image  # noqa: F401  (always: PDF pages a pixel off are resized with it)
+    import wand.image  # noqa: F401  (the Wand engine; its policy is checked at start-up)
 
+    import tasks.engine.pdf_pdfium  # noqa: F401  (pypdfium2, ISA-L)
     import tasks.engine.pdfinfo  # noqa: F401  (pikepdf)
 
     if image_engine == "vips":

@@ -8,6 +8,7 @@ from typing import Literal
 
 Size = tuple[float, float]
 ImageEngine = Literal["vips", "wand"]
+PdfEngine = Literal["pdfium", "ghostscript"]
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,11 @@ class Limits:
     max_image_side: int = 50_000
     max_pages: int = 2000
     max_page_points: float = 14_400.0
-    png_compression_level: int = 1
-    png_filter: int = 5
+    png_compression_level: int = 2
+    png_filter: int = 2
+    pdf_png_filter: int = 0
     image_engine: ImageEngine = "vips"
+    pdf_engine: PdfEngine = "pdfium"
 
 
 def fit(width: int, height: int, box: int) -> tuple[int, int]:

@@ -1,5 +1,5 @@
 """Images through Wand (ImageMagick): a PNG or JPEG read with an explicit coder, written as a
-fitted PNG; also the exact resize of a PDF page Ghostscript rendered a pixel off."""
+fitted PNG."""
 
 from __future__ import annotations
 
@@ -33,15 +33,6 @@ def write_png(
             return _write_image(source, coder, size, tmp, limits)
     except (WandException, CorruptImageWarning, MemoryError) as exc:
         raise _wand_error(exc) from exc
-
-
-def resize_ppm(blob: bytes, expected: tuple[int, int], tmp: Path, limits: Limits) -> None:
-    """Writes a PPM page resized to exactly `expected` as a PNG at tmp."""
-    from wand.image import Image
-
-    with Image(blob=blob, format="ppm") as img:
-        img.resize(*expected)
-        _save_png(img, tmp, limits)
 
 
 def _write_image(

@@ -68,6 +68,30 @@ class PdfDocument:
             raise UnreadablePdf(f"page {number} has an empty MediaBox")
         return (height, width) if angle in (90, 270) else (width, height)
 
+    def has_marks(self, number: int) -> bool:
+        """Whether page `number` draws anything (content bytes or annotations). UnreadablePdf
+        when a content stream cannot be decoded: PDFium would draw such a page blank,
+        Ghostscript stops on it."""
+        try:
+            page = self._pdf.pages[number - 1].obj
+            contents = page.get("/Contents")
+            streams = [] if contents is None else _streams(contents)
+            drawn = sum(len(stream.read_bytes()) for stream in streams)
+            # In a file qpdf had to repair, a missing /Contents may be a lost object: only an
+            # intact file's empty page is known to draw nothing.
+            return drawn > 0 or bool(page.get("/Annots")) or bool(self._pdf.get_warnings())
+        except Exception as exc:
+            raise UnreadablePdf(f"page {number} unreadable: {exc}") from exc
+
+
+def _streams(contents: Any) -> list[pikepdf.Stream]:
+    """The content streams of a page; a /Contents that points nowhere (a truncated file's
+    missing object) is damage, unlike no /Contents at all."""
+    parts = list(contents) if isinstance(contents, pikepdf.Array) else [contents]
+    if not all(isinstance(part, pikepdf.Stream) for part in parts):
+        raise UnreadablePdf("its content is missing")
+    return [part for part in parts if isinstance(part, pikepdf.Stream)]
+
 
 def _inherited(page: Any, key: str) -> Any:
     """An inheritable page attribute, looked up through the /Parent chain."""

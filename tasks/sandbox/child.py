@@ -76,6 +76,7 @@ def apply_limits(resources: dict[str, int]) -> None:
         magick_environment(resources["magick_memory_mb"], resources["magick_disk_mb"], threads)
     )
     os.environ.update(vips_environment(threads))
+    os.environ["OPENBLAS_NUM_THREADS"] = str(threads)  # numpy's, when rows are filtered
 
 
 def die_with_parent(parent: int) -> None:

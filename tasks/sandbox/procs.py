@@ -9,8 +9,9 @@ import os
 import signal
 
 # Signals that, under an address-space cap, mean "ran out of memory": the OOM killer sends
-# SIGKILL, and a failed allocation in C code often ends in SIGSEGV or SIGBUS.
-MEMORY_SIGNALS = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS})
+# SIGKILL, a failed allocation in C code often ends in SIGSEGV or SIGBUS, and PDFium calls
+# abort() when one of its allocations fails (FX_OutOfMemoryTerminate, core/fxcrt/fx_memory.cpp).
+MEMORY_SIGNALS = frozenset({signal.SIGKILL, signal.SIGSEGV, signal.SIGBUS, signal.SIGABRT})
 MEMORY_MARKERS = ("MemoryError", "cache resources exhausted", "std::bad_alloc", "VMerror")
 
 

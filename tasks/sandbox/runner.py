@@ -63,7 +63,9 @@ def limits_from_settings(settings: Settings) -> Limits:
         max_page_points=settings.max_page_points,
         png_compression_level=settings.png_compression_level,
         png_filter=settings.png_filter,
+        pdf_png_filter=settings.pdf_png_filter,
         image_engine=settings.image_engine,
+        pdf_engine=settings.pdf_engine,
     )
 
 

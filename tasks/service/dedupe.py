@@ -33,7 +33,8 @@ def fingerprint(settings: Settings) -> str:
     """The conversion settings that decide a page's bytes, as one comparable string."""
     return (
         f"side={settings.max_side};dpi={settings.max_density};"
-        f"zlib={settings.png_compression_level};filter={settings.png_filter}"
+        f"zlib={settings.png_compression_level};filter={settings.png_filter};"
+        f"pdf={settings.pdf_engine};pdf_filter={settings.pdf_png_filter}"
     )
 
 

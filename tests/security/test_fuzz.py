@@ -95,7 +95,9 @@ async def _convert(source: Path, pages: Path, engine: str) -> ConversionOutcome:
         return None
 
     job = ConversionJob(source=source, kind="pdf", pages_dir=pages)
-    chosen = get_settings().model_copy(update={"image_engine": engine})
+    # Each image engine is paired with a PDF engine: both of each kind are fuzzed.
+    pdf_engine = "pdfium" if engine == "vips" else "ghostscript"
+    chosen = get_settings().model_copy(update={"image_engine": engine, "pdf_engine": pdf_engine})
     return await run_conversion(job, settings=chosen, on_count=ignore, on_page=ignore)
 
 

@@ -18,12 +18,17 @@ from tasks.sandbox.pool import PROJECT_ROOT
 from tasks.sandbox.runner import ConversionJob, ConversionOutcome, run_conversion
 from tests.security import corpus
 
-# Image tests run on each image engine; PDFs never reach one.
+# Image tests run on each image engine, PDF tests on each PDF engine.
 ENGINES = ["vips", "wand"]
+PDF_ENGINES = ["pdfium", "ghostscript"]
 
 
 def with_engine(engine: str, **changes: object) -> Settings:
     return get_settings().model_copy(update={"image_engine": engine, **changes})
+
+
+def with_pdf_engine(engine: str) -> Settings:
+    return get_settings().model_copy(update={"pdf_engine": engine})
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +85,12 @@ def test_postscript_with_a_pdf_header_inside_is_not_a_pdf() -> None:
     assert sniff(b"\xc5\xd0\xd3\xc6" + polyglot[4:1024]) is None  # DOS EPS binary header
 
 
+@pytest.mark.parametrize("pdf_engine", PDF_ENGINES)
 @pytest.mark.parametrize("name", ["actions.pdf", "ps-operator.pdf", "junk-polyglot.pdf"])
 async def test_pdf_scripts_and_actions_never_run(
-    hostile: dict[str, Path], marker: Path, tmp_path: Path, name: str
+    hostile: dict[str, Path], marker: Path, tmp_path: Path, name: str, pdf_engine: str
 ) -> None:
-    outcome = await convert(hostile[name], tmp_path)
+    outcome = await convert(hostile[name], tmp_path, with_pdf_engine(pdf_engine))
     assert not marker.exists(), f"{name} created {marker}"
     assert outcome.error_code is None, outcome
     assert outcome.page_count == 1
@@ -124,12 +130,13 @@ async def test_pixel_limit_is_checked_before_decoding(tmp_path: Path, engine: st
     assert "100000000" in str(outcome.error_message)
 
 
+@pytest.mark.parametrize("pdf_engine", PDF_ENGINES)
 async def test_page_of_200_inches_is_rendered_at_a_capped_density(
-    hostile: dict[str, Path], tmp_path: Path
+    hostile: dict[str, Path], tmp_path: Path, pdf_engine: str
 ) -> None:
     # 14,400 pt is the default max_page_points (PDF's own user-space maximum): such a page is
     # accepted and rendered at max_side * 72 / 14400 = 17.5 dpi, not at max_density.
-    settings = get_settings()
+    settings = with_pdf_engine(pdf_engine)
     assert settings.max_page_points == 14_400
     pages: list[tuple[int, int]] = []
 
@@ -145,20 +152,22 @@ async def test_page_of_200_inches_is_rendered_at_a_capped_density(
     assert pages == [(settings.max_side, settings.max_side)]
 
 
+@pytest.mark.parametrize("pdf_engine", PDF_ENGINES)
 async def test_page_over_the_point_limit_is_too_large(
-    hostile: dict[str, Path], tmp_path: Path
+    hostile: dict[str, Path], tmp_path: Path, pdf_engine: str
 ) -> None:
-    outcome = await convert(hostile["page-201in.pdf"], tmp_path)
+    outcome = await convert(hostile["page-201in.pdf"], tmp_path, with_pdf_engine(pdf_engine))
     assert outcome.error_code == "TOO_LARGE", outcome
     assert "14472x14472 pt" in str(outcome.error_message)
     assert "14400 pt" in str(outcome.error_message)
 
 
+@pytest.mark.parametrize("pdf_engine", PDF_ENGINES)
 @pytest.mark.parametrize("name", ["pages-100000.pdf", "count-lie.pdf"])
 async def test_declared_100000_pages_is_too_large(
-    hostile: dict[str, Path], tmp_path: Path, name: str
+    hostile: dict[str, Path], tmp_path: Path, name: str, pdf_engine: str
 ) -> None:
-    outcome = await convert(hostile[name], tmp_path)
+    outcome = await convert(hostile[name], tmp_path, with_pdf_engine(pdf_engine))
     assert outcome.error_code == "TOO_LARGE", outcome
     assert "100000 pages" in str(outcome.error_message)
     assert str(get_settings().max_pages) in str(outcome.error_message)

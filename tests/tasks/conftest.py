@@ -11,7 +11,7 @@ import pytest
 
 import tasks.runtime.tasks  # noqa: F401  (the worker's tasks on the in-memory broker, as embedded)
 from settings import get_settings
-from tasks.engine.geometry import ImageEngine
+from tasks.engine.geometry import ImageEngine, PdfEngine
 from tasks.sandbox.child import magick_environment, vips_environment
 from tests.fixtures.make import make_all
 
@@ -32,3 +32,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def image_engine(request: pytest.FixtureRequest) -> ImageEngine:
     """Each image engine in turn: tests taking this run once per engine."""
     return cast(ImageEngine, request.param)
+
+
+@pytest.fixture(params=["pdfium", "ghostscript"])
+def pdf_engine(request: pytest.FixtureRequest) -> PdfEngine:
+    """Each PDF engine in turn: tests taking this run once per engine."""
+    return cast(PdfEngine, request.param)

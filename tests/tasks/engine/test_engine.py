@@ -14,10 +14,10 @@ from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from tasks.engine.convert import convert
 from tasks.engine.errors import ConversionError
-from tasks.engine.geometry import ImageEngine, Limits
+from tasks.engine.geometry import ImageEngine, Limits, PdfEngine
 from tasks.engine.kinds import sniff
 from tasks.engine.pages import PageResult
-from tasks.engine.png import ppm_to_png as _ppm_to_png
+from tasks.engine.ppm import ppm_to_png as _ppm_to_png
 
 BOX = 3500
 DPI_CAP = 300
@@ -132,8 +132,10 @@ def test_sniff_finds_pdf_marker_after_leading_junk() -> None:
     assert sniff(b"PK\x05\x06" + b"\0" * 18) == "zip"
 
 
-def test_pdf_pages_keep_order_and_fit_the_box(inputs: dict[str, Path], tmp_path: Path) -> None:
-    run = render(inputs["mixed_pdf"], tmp_path)
+def test_pdf_pages_keep_order_and_fit_the_box(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    run = render(inputs["mixed_pdf"], tmp_path, Limits(pdf_engine=pdf_engine))
     # Letter; A4 landscape; A4 with /Rotate 90; a 300x200 pt CropBox; a 1x1 inch page.
     boxes = [(612, 792), (842, 595), (842, 595), (300, 200), (72, 72)]
     assert run.count == 5
@@ -157,8 +159,10 @@ def ink(image: Image.Image, box: tuple[float, float, float, float]) -> int:
     return sum(part.point(lambda v: 255 if v < 128 else 0).histogram()[255:])
 
 
-def test_rotate_90_turns_the_page_clockwise(inputs: dict[str, Path], tmp_path: Path) -> None:
-    pages = render(inputs["mixed_pdf"], tmp_path).pages
+def test_rotate_90_turns_the_page_clockwise(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    pages = render(inputs["mixed_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).pages
     upright, turned = on_disk(pages[0]), on_disk(pages[2])
     # Text lines run from the left margin to the middle of the upright page: turned
     # clockwise, the left side goes to the top.
@@ -167,10 +171,10 @@ def test_rotate_90_turns_the_page_clockwise(inputs: dict[str, Path], tmp_path: P
 
 
 def test_pdf_page_shows_crop_box_clipped_to_media_box_and_rotated(
-    inputs: dict[str, Path], tmp_path: Path
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
 ) -> None:
     # Letter MediaBox, CropBox (-50 50 400 900) -> visible 400x742 pt, /Rotate 270.
-    run = render(inputs["rotated_crop_pdf"], tmp_path)
+    run = render(inputs["rotated_crop_pdf"], tmp_path, Limits(pdf_engine=pdf_engine))
     assert [(p.width, p.height) for p in run.pages] == [page_pixels(742, 400)]
     on_disk(run.pages[0])
 
@@ -180,60 +184,120 @@ def test_pdf_page_shows_crop_box_clipped_to_media_box_and_rotated(
     [("a0_pdf", (2384, 3370)), ("strip_pdf", (200, 5000)), ("a4_pdf", (595, 842))],
 )
 def test_large_and_odd_pages_land_within_the_box(
-    inputs: dict[str, Path], tmp_path: Path, name: str, box: tuple[int, int]
+    inputs: dict[str, Path], tmp_path: Path, name: str, box: tuple[int, int], pdf_engine: PdfEngine
 ) -> None:
-    (page,) = render(inputs[name], tmp_path).pages
+    (page,) = render(inputs[name], tmp_path, Limits(pdf_engine=pdf_engine)).pages
     assert (page.width, page.height) == page_pixels(*box)
     assert max(page.width, page.height) == BOX
     on_disk(page)
 
 
-def test_pdf_named_png_is_rendered_as_pdf(inputs: dict[str, Path], tmp_path: Path) -> None:
-    (page,) = render(inputs["pdf_named_png"], tmp_path).pages
+def test_pdf_named_png_is_rendered_as_pdf(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    (page,) = render(inputs["pdf_named_png"], tmp_path, Limits(pdf_engine=pdf_engine)).pages
     assert (page.width, page.height) == page_pixels(595, 842)
 
 
-def test_owner_password_only_pdf_converts(inputs: dict[str, Path], tmp_path: Path) -> None:
-    assert render(inputs["owner_password_pdf"], tmp_path).count == 1
+def test_owner_password_only_pdf_converts(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    assert render(inputs["owner_password_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).count == 1
 
 
-def test_pdf_needing_a_user_password_fails(inputs: dict[str, Path], tmp_path: Path) -> None:
-    assert failure(inputs["user_password_pdf"], tmp_path).code == "ENCRYPTED_PDF"
+def test_pdf_needing_a_user_password_fails(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    assert (
+        failure(inputs["user_password_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).code
+        == "ENCRYPTED_PDF"
+    )
 
 
 def test_damaged_pdf_keeps_rendered_pages_and_names_the_bad_one(
-    inputs: dict[str, Path], tmp_path: Path
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
 ) -> None:
-    error = failure(inputs["damaged_pdf"], tmp_path)
+    error = failure(inputs["damaged_pdf"], tmp_path, Limits(pdf_engine=pdf_engine))
     assert error.code == "CORRUPT_FILE"
     assert "page 3" in error.message
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0001.png", "0002.png"]
 
 
-def test_truncated_pdf_is_corrupt(inputs: dict[str, Path], tmp_path: Path) -> None:
-    assert failure(inputs["truncated_pdf"], tmp_path).code == "CORRUPT_FILE"
+def test_one_pixel_wide_page_is_a_page(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    # MediaBox [0 0 1 14400]: 17.5 dpi makes it 0.24 pixels wide, rounded up to one.
+    (page,) = render(inputs["sliver_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).pages
+    assert (page.width, page.height) == (1, BOX)
+    assert on_disk(page).getpixel((0, BOX // 2)) == (255, 255, 255)
 
 
-def test_too_many_pages_is_too_large(inputs: dict[str, Path], tmp_path: Path) -> None:
-    error = failure(inputs["many_pages_pdf"], tmp_path, Limits(max_pages=10))
+@pytest.mark.parametrize(("name", "blank"), [("no_contents_pdf", 1), ("empty_contents_pdf", 2)])
+def test_page_without_contents_is_a_blank_page(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine, name: str, blank: int
+) -> None:
+    run = render(inputs[name], tmp_path, Limits(pdf_engine=pdf_engine))
+    assert [p.number for p in run.pages] == list(range(1, run.count + 1))
+    assert {(p.width, p.height) for p in run.pages} == {page_pixels(595, 842)}
+    white = ((255, 255), (255, 255), (255, 255))
+    assert [on_disk(p).getextrema() == white for p in run.pages] == [
+        p.number == blank for p in run.pages
+    ]
+
+
+def test_annotations_and_form_fields_are_drawn(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    (page,) = render(inputs["annotated_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).pages
+    image = on_disk(page)
+    # A square annotation on the left, a form field on the right, nothing else on the page.
+    assert ink(image, (0.12, 0.35, 0.38, 0.6)) > 0.9 * ink_area(image, (0.12, 0.35, 0.38, 0.6))
+    assert ink(image, (0.62, 0.35, 0.88, 0.6)) > 0.9 * ink_area(image, (0.62, 0.35, 0.88, 0.6))
+    assert ink(image, (0.0, 0.0, 1.0, 0.25)) == 0
+
+
+def ink_area(image: Image.Image, box: tuple[float, float, float, float]) -> int:
+    w, h = image.size
+    return (int(box[2] * w) - int(box[0] * w)) * (int(box[3] * h) - int(box[1] * h))
+
+
+def test_truncated_pdf_is_corrupt(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    assert (
+        failure(inputs["truncated_pdf"], tmp_path, Limits(pdf_engine=pdf_engine)).code
+        == "CORRUPT_FILE"
+    )
+
+
+def test_too_many_pages_is_too_large(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    error = failure(inputs["many_pages_pdf"], tmp_path, Limits(max_pages=10, pdf_engine=pdf_engine))
     assert error.code == "TOO_LARGE"
     assert "12" in error.message and "10" in error.message
     assert not list(tmp_path.glob("*.png"))
 
 
-def test_oversized_page_is_too_large(inputs: dict[str, Path], tmp_path: Path) -> None:
-    error = failure(inputs["huge_page_pdf"], tmp_path)
+def test_oversized_page_is_too_large(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    error = failure(inputs["huge_page_pdf"], tmp_path, Limits(pdf_engine=pdf_engine))
     assert error.code == "TOO_LARGE"
     assert "15000" in error.message and "14400" in error.message
 
 
-def test_resume_skips_recorded_pages_on_disk(inputs: dict[str, Path], tmp_path: Path) -> None:
-    first = render(inputs["many_pages_pdf"], tmp_path)
+def test_resume_skips_recorded_pages_on_disk(
+    inputs: dict[str, Path], tmp_path: Path, pdf_engine: PdfEngine
+) -> None:
+    first = render(inputs["many_pages_pdf"], tmp_path, Limits(pdf_engine=pdf_engine))
     kept = {p.number: p.path.stat().st_mtime_ns for p in first.pages[:5]}
     for page in first.pages[5:]:
         page.path.unlink()
     (tmp_path / "0006.png.tmp").write_bytes(b"half a page")  # left by a killed attempt
-    again = render(inputs["many_pages_pdf"], tmp_path, done=frozenset(range(1, 8)))
+    again = render(
+        inputs["many_pages_pdf"], tmp_path, Limits(pdf_engine=pdf_engine), frozenset(range(1, 8))
+    )
     # 6 and 7 are recorded but missing on disk: rendered again, like 8-12.
     assert [p.number for p in again.pages] == list(range(6, 13))
     assert {n: (tmp_path / f"{n:04d}.png").stat().st_mtime_ns for n in kept} == kept

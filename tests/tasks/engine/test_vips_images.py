@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import pyvips
+from PIL import Image
 
 from tasks.engine import images_vips as vips_images  # locks libvips down for this process
 from tasks.engine.geometry import ImageEngine, Limits
@@ -71,11 +72,16 @@ def test_shrunk_jpeg_still_lands_on_the_exact_size(inputs: dict[str, Path], tmp_
 
 
 @pytest.mark.parametrize("png_filter", [0, 1, 2, 3, 4])
+@pytest.mark.parametrize("name", ["rgba_png", "gray_png", "big_jpeg"])
 def test_each_png_filter_digit_is_the_filter_written(
-    inputs: dict[str, Path], tmp_path: Path, png_filter: int
+    inputs: dict[str, Path], tmp_path: Path, png_filter: int, name: str
 ) -> None:
-    (page,) = render(inputs["rgba_png"], tmp_path, Limits(png_filter=png_filter)).pages
+    unfiltered = render(inputs[name], tmp_path / "none", Limits(png_filter=0)).pages[0]
+    (page,) = render(inputs[name], tmp_path / "filtered", Limits(png_filter=png_filter)).pages
     assert png_row_filters(page.path) == {png_filter}
+    with Image.open(page.path) as filtered, Image.open(unfiltered.path) as plain:
+        assert filtered.mode == plain.mode
+        assert filtered.tobytes() == plain.tobytes()
 
 
 def test_nothing_is_held_between_documents(inputs: dict[str, Path], tmp_path: Path) -> None:
@@ -116,3 +122,15 @@ def test_jpeg_cut_short_inside_its_scan_is_corrupt(
     error = failure(source, tmp_path / "pages", Limits(image_engine=image_engine))
     assert error.code == "CORRUPT_FILE"
     assert "Corrupt JPEG data" in error.message
+
+
+def test_large_pictures_stream_through_pngsave_with_the_same_pixels(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (ours,) = render(inputs["rgba_png"], tmp_path / "ours").pages
+    monkeypatch.setattr(vips_images, "STREAM_ABOVE", 0)
+    (streamed,) = render(inputs["rgba_png"], tmp_path / "streamed").pages
+    assert png_row_filters(streamed.path) == {2}  # the Up filter, as configured
+    with Image.open(ours.path) as a, Image.open(streamed.path) as b:
+        assert (a.mode, a.size) == (b.mode, b.size)
+        assert a.tobytes() == b.tobytes()

@@ -7,17 +7,20 @@ import asyncio
 import os
 import signal
 import time
+import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pikepdf
 import psutil
 import pytest
 
 from settings import Settings
 from tasks.engine.errors import ConversionError
 from tasks.engine.pages import PageResult
-from tasks.engine.pdf import _raise_gs_failure
+from tasks.engine.pdf_ghostscript import _raise_gs_failure
 from tasks.sandbox.pool import close_pool, get_pool
+from tasks.sandbox.procs import exit_code
 from tasks.sandbox.runner import (
     ConversionJob,
     ConversionOutcome,
@@ -193,6 +196,38 @@ async def test_memory_cap_gives_a_retriable_resource_limit(
     )
     assert (outcome.error_code, outcome.retriable) == ("RESOURCE_LIMIT", True)
     assert not list(tmp_path.glob("*.png*"))
+
+
+def pdf_with_a_huge_image(path: Path, side: int = 12_000) -> Path:
+    """One Letter page showing a side x side RGB image of zeros: a 400 KB file that PDFium
+    decodes into 432 MB."""
+    pdf = pikepdf.new()
+    image = pikepdf.Stream(pdf, zlib.compress(bytes(side * side * 3), 9))
+    image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+    image.Width, image.Height, image.BitsPerComponent = side, side, 8
+    image.ColorSpace, image.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.FlateDecode
+    page = pikepdf.Dictionary(
+        Type=pikepdf.Name.Page,
+        MediaBox=[0, 0, 612, 792],
+        Resources=pikepdf.Dictionary(XObject=pikepdf.Dictionary(Im0=image)),
+        Contents=pikepdf.Stream(pdf, b"q 612 0 0 792 0 0 cm /Im0 Do Q"),
+    )
+    pdf.pages.append(pikepdf.Page(page))
+    pdf.save(path)
+    return path
+
+
+async def test_pdfium_draws_a_huge_image_within_the_memory_cap(tmp_path: Path) -> None:
+    source = pdf_with_a_huge_image(tmp_path / "huge-image.pdf")
+    recorder = Recorder()
+    outcome = await convert(source, tmp_path / "pages", recorder, memory_limit_mb=300)
+    assert (outcome.page_count, outcome.error_code) == (1, None), outcome
+    assert [(p.width, p.height) for p in recorder.pages] == [(2550, 3300)]
+
+
+def test_pdfium_out_of_memory_is_a_resource_limit() -> None:
+    # PDFium aborts when an allocation fails under the cap.
+    assert exit_code(-signal.SIGABRT) == "RESOURCE_LIMIT"
 
 
 async def test_a_page_half_written_by_a_killed_child_is_removed(

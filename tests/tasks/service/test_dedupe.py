@@ -67,11 +67,16 @@ async def kinds(doc: Document) -> list[str]:
 
 def test_fingerprint_changes_with_the_settings_that_shape_pages() -> None:
     base = get_settings()
-    prints = {
-        dedupe.fingerprint(base.model_copy(update=change))
-        for change in ({}, {"max_side": 2000}, {"max_density": 150}, {"png_compression_level": 6})
-    }
-    assert len(prints) == 4
+    changes: list[dict[str, object]] = [
+        {},
+        {"max_side": 2000},
+        {"max_density": 150},
+        {"png_compression_level": 6},
+        {"pdf_engine": "ghostscript"},
+        {"pdf_png_filter": 2},
+    ]
+    prints = {dedupe.fingerprint(base.model_copy(update=change)) for change in changes}
+    assert len(prints) == len(changes)
     assert dedupe.fingerprint(base.model_copy(update={"lease_seconds": 1})) in prints
 
 
