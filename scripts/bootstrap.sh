@@ -3,8 +3,8 @@
 # libvips (pyvips loads it in ABI mode: the library alone, no headers or compiler),
 # ImageMagick, Ghostscript, Wand's library, poppler, qpdf, LibreOffice (headless, for office
 # documents), python3-uno (the system Python's uno, for the warm LibreOffice bridge), and for
-# the tests through real clients Chromium (driven by Playwright) and Node with npm, from
-# Debian; uv from PyPI; then the project's virtual environment with `uv sync` and the test
+# the tests through real clients Chromium (driven by Playwright), Node with npm and Info-ZIP
+# zip (tests check the zips it makes), from Debian; uv from PyPI; then the project's virtual environment with `uv sync` and the test
 # clients' npm packages with `npm ci`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ source scripts/lib.sh
 
 apt_ensure libvips42 imagemagick ghostscript libmagickwand-dev poppler-utils qpdf \
     libreoffice-writer-nogui libreoffice-calc-nogui libreoffice-impress-nogui python3-uno \
-    chromium
+    chromium zip
 # A NodeSource nodejs carries its own npm, which Debian's npm package would conflict with.
 command -v node >/dev/null 2>&1 || apt_ensure nodejs
 command -v npm >/dev/null 2>&1 || apt_ensure npm
