@@ -4,8 +4,8 @@
 # ImageMagick, Ghostscript, Wand's library, poppler, qpdf, LibreOffice (headless, for office
 # documents), python3-uno (the system Python's uno, for the warm LibreOffice bridge), and for
 # the tests through real clients Chromium (driven by Playwright), Node with npm and Info-ZIP
-# zip (tests check the zips it makes), from Debian; uv from PyPI; then the project's virtual environment with `uv sync` and the test
-# clients' npm packages with `npm ci`.
+# zip (tests check the zips it makes), from Debian; uv from PyPI; then the project's virtual
+# environment with `uv sync` and the test clients' npm packages with `npm ci`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
