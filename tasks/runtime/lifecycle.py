@@ -24,7 +24,7 @@ from tasks.broker import ReconnectingStreamBroker, is_embedded
 from tasks.bus import close_bus
 from tasks.runtime import state as process_state
 from tasks.sandbox.office_pool import close_shared_pool
-from tasks.sandbox.pool import close_pool, get_pool
+from tasks.sandbox.pool import close_pool, get_pool, remove_orphan_scratch
 from tasks.service.control import heartbeat, remove_worker
 from tasks.service.sweeper import sweep
 from tasks.service.webhook_delivery import deliver_due
@@ -64,6 +64,8 @@ async def start_runtime(state: TaskiqState, broker: AsyncBroker) -> None:
         asyncio.create_task(_every(settings.webhook_poll_interval, lambda: _deliver(settings))),
     ]
     state.runtime = runtime
+    if removed := remove_orphan_scratch():
+        logger.info("removed %d temporary folders of conversion children of dead workers", removed)
     # The first document should not wait for a conversion child's imports.
     runtime.loops.append(asyncio.create_task(_prewarm(settings)))
     logger.info("worker %s started (embedded=%s)", runtime.worker_id, embedded)

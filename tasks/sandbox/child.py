@@ -107,8 +107,14 @@ def _emitter(out: IO[str]) -> Any:
     return emit
 
 
-def run(job: dict[str, Any], out: IO[str]) -> None:
-    """Runs one job, writing protocol lines to out; the last is "done" or "error"."""
+class Stopped(Exception):
+    """The parent did not let this job go on past a page (it lost the document)."""
+
+
+def run(job: dict[str, Any], out: IO[str], jobs: IO[str] | None = None) -> None:
+    """Runs one job, writing protocol lines to out; the last is "done" or "error". With
+    "ack" in the job, each page waits for the parent's "next" line on `jobs`: a parent that
+    is stopped or lost the document holds its child after one page."""
     emit = _emitter(out)
 
     def on_page(page: PageResult) -> None:
@@ -120,6 +126,8 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
             path=str(page.path),
             size_bytes=page.size_bytes,
         )
+        if job.get("ack") and (jobs is None or jobs.readline().strip() != "next"):
+            raise Stopped
 
     done = set(job["done_pages"])
     try:
@@ -142,10 +150,13 @@ def run(job: dict[str, Any], out: IO[str]) -> None:
 
 
 def serve(jobs: IO[str], out: IO[str]) -> None:
-    """Answers jobs, one per line, until jobs ends."""
-    for line in jobs:
+    """Answers jobs, one per line, until jobs ends or the parent stops a job."""
+    while line := jobs.readline():
         if line.strip():
-            run(json.loads(line), out)
+            try:
+                run(json.loads(line), out, jobs)
+            except Stopped:
+                return
 
 
 def main() -> int:

@@ -12,7 +12,9 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDERR_KEEP = 64 * 1024
+SCRATCH_PREFIX = "pagemill-child-"
 MAX_IDLE = 4  # per set of resources; more idle children than concurrent slots are waste
 
 
@@ -48,6 +51,7 @@ class Child:
     stderr: bytearray = field(default_factory=bytearray)
     drain: asyncio.Task[None] | None = None
     jobs: int = 0
+    scratch: Path | None = None  # its TMPDIR (Ghostscript's files), removed when it stops
 
     @property
     def pid(self) -> int:
@@ -67,6 +71,14 @@ class Child:
         with contextlib.suppress(ConnectionError):
             await self.proc.stdin.drain()
 
+    async def acknowledge(self) -> None:
+        """Let the child render its next page."""
+        if self.proc.stdin is None:
+            raise RuntimeError("child stdin not piped")
+        self.proc.stdin.write(b"next\n")
+        with contextlib.suppress(ConnectionError):
+            await self.proc.stdin.drain()
+
     async def readline(self) -> bytes:
         """The next protocol line, b"" once the child closed stdout."""
         if self.proc.stdout is None:
@@ -82,7 +94,12 @@ class Child:
         self.kill()
         code = await self.proc.wait()
         await self._finish_drain()
+        self._remove_scratch()
         return code
+
+    def _remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
     async def _finish_drain(self) -> None:
         if self.drain is None:
@@ -100,6 +117,7 @@ class Child:
             code = await self.stop()
         self.kill()  # a Ghostscript it left behind would still be in the group
         await self._finish_drain()
+        self._remove_scratch()
         return code
 
     def stderr_text(self) -> str:
@@ -146,6 +164,7 @@ class ChildPool:
         await self.release(child, reusable=True)
 
     async def _spawn(self, key: str, resources: dict[str, Any], max_jobs: int) -> Child:
+        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -156,8 +175,9 @@ class ChildPool:
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,  # its own process group: one kill reaches Ghostscript too
             cwd=PROJECT_ROOT,
+            env={**os.environ, "TMPDIR": str(scratch)},
         )
-        child = Child(proc, key, max_jobs)
+        child = Child(proc, key, max_jobs, scratch=scratch)
         child.drain = asyncio.create_task(drain_tail(proc.stderr, child.stderr, STDERR_KEEP))
         logger.debug("started conversion child %d", proc.pid)
         return child
@@ -168,6 +188,28 @@ class ChildPool:
         children = [child for idle in self.idle.values() for child in idle]
         self.idle.clear()
         await asyncio.gather(*(child.stop() for child in children), return_exceptions=True)
+
+
+def remove_orphan_scratch() -> int:
+    """Remove the temporary folders of children whose worker died (SIGKILL leaves them);
+    how many. Each folder is named after the pid of the worker that started the child."""
+    removed = 0
+    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
+        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _pool: ChildPool | None = None

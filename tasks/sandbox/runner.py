@@ -7,7 +7,7 @@ import json
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from settings import Settings
 from tasks.engine.errors import KEEP_AFTER, RETRIABLE
 from tasks.engine.geometry import Limits
 from tasks.engine.pages import PageResult
+from tasks.sandbox import attempts
 from tasks.sandbox.pool import Child, get_pool
 from tasks.sandbox.procs import exit_code, last_line
 
@@ -29,6 +30,14 @@ class ConversionJob:
     kind: str
     pages_dir: Path
     done_pages: list[int] = field(default_factory=list)
+
+
+class LeaseExpired(Exception):
+    """The caller no longer holds the document: the child was killed, nothing moved."""
+
+
+def _always_held() -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -86,16 +95,20 @@ async def run_conversion(
     settings: Settings,
     on_count: Callable[[int], Awaitable[None]],
     on_page: Callable[[PageResult], Awaitable[None]],
+    held: Callable[[], bool] = _always_held,
 ) -> ConversionOutcome:
-    """Converts in a child process, awaiting the callbacks as pages land on disk."""
+    """Converts in a child process, awaiting the callbacks as pages land on disk. The child
+    renders into a folder of this attempt; each page moves into pages_dir only while
+    `held()` says the document is still ours, else the child is killed (LeaseExpired)."""
     pool = get_pool()
+    work = attempts.open_attempt(job, settings.document_timeout)
     child = await pool.acquire(settings)
     progress = _Progress()
     reusable = False
     try:
         async with asyncio.timeout(settings.document_timeout):
-            await child.send(job_payload(job, settings))
-            await _follow(child, progress, on_count, on_page)
+            await child.send({**job_payload(replace(job, pages_dir=work), settings), "ack": True})
+            await _follow(child, progress, _Moves(job.pages_dir, held, on_count, on_page))
     except TimeoutError:
         message = f"conversion took longer than {settings.document_timeout:g} s"
         return ConversionOutcome(progress.count, "TIMEOUT", message, retriable=False)
@@ -108,16 +121,22 @@ async def run_conversion(
         # Also reached on timeouts, cancellation and errors raised by the callbacks: a child
         # whose job did not finish is killed, with any Ghostscript it runs.
         await asyncio.shield(pool.release(child, reusable=reusable))
-        if not reusable:
-            _remove_partial_pages(job.pages_dir)
+        # Only this attempt's folder: a partial page of a killed child goes with it, and
+        # another attempt's files are never touched.
+        attempts.close_attempt(work)
 
 
-async def _follow(
-    child: Child,
-    progress: _Progress,
-    on_count: Callable[[int], Awaitable[None]],
-    on_page: Callable[[PageResult], Awaitable[None]],
-) -> None:
+@dataclass
+class _Moves:
+    """Where pages go once rendered, and who is told."""
+
+    pages_dir: Path
+    held: Callable[[], bool]
+    on_count: Callable[[int], Awaitable[None]]
+    on_page: Callable[[PageResult], Awaitable[None]]
+
+
+async def _follow(child: Child, progress: _Progress, moves: _Moves) -> None:
     """Reads protocol lines until the job's last line, or until the child closes stdout."""
     while not progress.finished and (raw := await child.readline()):
         try:
@@ -128,26 +147,29 @@ async def _follow(
             continue
         if event == "count":
             progress.count = int(line["pages"])
-            await on_count(progress.count)
+            await moves.on_count(progress.count)
         elif event == "page":
-            page = PageResult(
-                int(line["number"]),
-                int(line["width"]),
-                int(line["height"]),
-                Path(line["path"]),
-                int(line["size_bytes"]),
-            )
-            await on_page(page)
+            await moves.on_page(await _take_page(child, line, moves))
         elif event == "error":
             progress.error = (str(line["code"]), str(line["message"]))
         elif event == "done":
             progress.done = int(line["pages"])
 
 
-def _remove_partial_pages(pages_dir: Path) -> None:
-    """A page a killed child was writing (libvips streams it out row by row): never left."""
-    for partial in pages_dir.glob("*.tmp"):
-        partial.unlink(missing_ok=True)
+async def _take_page(child: Child, line: dict[str, Any], moves: _Moves) -> PageResult:
+    """Moves a rendered page into place and lets the child go on, if the document is ours."""
+    if not moves.held():
+        # Before anything else: a worker resumed after its lease ran out must not let its
+        # child write one more page (the new owner converts the document).
+        child.kill()
+        raise LeaseExpired
+    rendered = Path(line["path"])
+    final = moves.pages_dir / rendered.name
+    await asyncio.to_thread(attempts.move_page, rendered, final)
+    await child.acknowledge()
+    return PageResult(
+        int(line["number"]), int(line["width"]), int(line["height"]), final, int(line["size_bytes"])
+    )
 
 
 def _outcome(progress: _Progress) -> ConversionOutcome:

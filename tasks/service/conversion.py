@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -16,7 +17,7 @@ from tasks.engine.errors import RETRIABLE, ConversionError
 from tasks.engine.kinds import OFFICE_KINDS
 from tasks.engine.pages import PageResult
 from tasks.sandbox import office_pool
-from tasks.sandbox.runner import ConversionJob, ConversionOutcome, run_conversion
+from tasks.sandbox.runner import ConversionJob, ConversionOutcome, LeaseExpired, run_conversion
 from tasks.service import documents
 from tasks.service.pages import keep_page
 from tasks.storage import ObjectStore, StorageUnavailable, keys
@@ -37,6 +38,7 @@ async def supervised(
     """Runs the job while the lease is ours; None when it stopped being ours."""
     lost = asyncio.Event()
     counted: list[int] = []
+    lease = LocalLease(settings.lease_seconds)
 
     async def on_count(count: int) -> None:
         counted.append(count)
@@ -47,6 +49,7 @@ async def supervised(
         # Stored under its final key before it is recorded: a recorded page is always there.
         path = keys.page_key(upload_id, document_id, page.number)
         await storage.store_file(path, page.path)
+        asked = lease.asking()
         kept = await keep_page(
             document_id, owner, settings, upload_id=upload_id, page_count=page_count,
             page=page, path=path,
@@ -54,11 +57,18 @@ async def supervised(
         if not kept:
             lost.set()
             run.cancel()  # delivered at the runner's next await; it kills the child
+        else:
+            lease.renewed(asked)
 
-    run = asyncio.create_task(run_job(job, settings=settings, on_count=on_count, on_page=on_page))
-    watch = asyncio.create_task(_watch(document_id, owner, settings, run, lost))
+    run = asyncio.create_task(
+        run_job(job, settings=settings, on_count=on_count, on_page=on_page, held=lease.held)
+    )
+    watch = asyncio.create_task(_watch(document_id, owner, settings, run, lost, lease))
     try:
         return await run
+    except LeaseExpired:
+        logger.warning("lease of document %s ran out here; its conversion was killed", document_id)
+        return None
     except asyncio.CancelledError:
         if not lost.is_set():
             raise
@@ -80,6 +90,7 @@ async def run_job(
     on_count: Callable[[int], Awaitable[None]],
     on_page: Callable[[PageResult], Awaitable[None]],
     pool: office_pool.OfficePool | None = None,
+    held: Callable[[], bool] | None = None,
 ) -> ConversionOutcome:
     """Converts one document; an office document first becomes its PDF rendition."""
     if job.kind in OFFICE_KINDS:
@@ -89,7 +100,9 @@ async def run_job(
             job = await office_pool.rendition(job, settings, pool or office_pool.shared_pool(slots))
         except ConversionError as exc:
             return ConversionOutcome(None, exc.code, exc.message, retriable=exc.code in RETRIABLE)
-    return await run_conversion(job, settings=settings, on_count=on_count, on_page=on_page)
+    return await run_conversion(
+        job, settings=settings, on_count=on_count, on_page=on_page, held=held or (lambda: True)
+    )
 
 
 async def _watch(
@@ -98,14 +111,22 @@ async def _watch(
     settings: Settings,
     run: asyncio.Task[Any],
     lost: asyncio.Event,
+    lease: LocalLease,
 ) -> None:
     # Polls the row: catches a cancel quickly and renews the lease every third of its length.
     loop = asyncio.get_running_loop()
     renew_at = loop.time() + settings.lease_seconds / 3
     while not run.done():
         await asyncio.sleep(WATCH_SECONDS)
+        if not lease.held():  # woken after the lease ran out (the process was stopped)
+            lost.set()
+            run.cancel()  # the runner kills the child at its next await
+            return
         if loop.time() >= renew_at:
+            asked = lease.asking()
             held = await documents.renew_lease(document_id, owner, settings)
+            if held:
+                lease.renewed(asked)
             renew_at = loop.time() + settings.lease_seconds / 3
         else:
             held = await Document.exists(
@@ -115,3 +136,24 @@ async def _watch(
             lost.set()
             run.cancel()
             return
+
+
+class LocalLease:
+    """The lease as this process last knew it, on its own clock: after a stop (SIGSTOP, a
+    long pause) it knows the lease ran out before it asks the database anything."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def asking(self) -> float:
+        """The moment a renewal is asked for (the new lease counts from here at best)."""
+        return time.monotonic()
+
+    def renewed(self, asked: float) -> None:
+        """The renewal asked for at `asked` was granted."""
+        self.deadline = max(self.deadline, asked + self.seconds)
+
+    def held(self) -> bool:
+        """True while the lease has not run out by this process's clock."""
+        return time.monotonic() < self.deadline

@@ -127,7 +127,7 @@ async def _convert_in(
     job = ConversionJob(source=source, kind=kind, pages_dir=work / "pages", done_pages=sorted(done))
     finish = await supervised(job, doc.id, upload_id, owner, settings, storage)
     rendition = office.rendition_path(job.pages_dir)
-    if kind in OFFICE_KINDS and rendition.is_file():
+    if finish is not None and kind in OFFICE_KINDS and rendition.is_file():
         key = keys.document_prefix(upload_id, doc.id) + rendition.name
         await storage.store_file(key, rendition)
         await Document.filter(id=doc.id).update(pdf_path=key)

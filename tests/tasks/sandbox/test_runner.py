@@ -24,6 +24,7 @@ from tasks.sandbox.procs import exit_code
 from tasks.sandbox.runner import (
     ConversionJob,
     ConversionOutcome,
+    LeaseExpired,
     limits_from_settings,
     run_conversion,
 )
@@ -55,11 +56,13 @@ class Recorder:
         self.pages: list[PageResult] = []
         self.started = asyncio.Event()
         self.group: int | None = None
+        self.scratch: Path | None = None
 
     async def on_count(self, count: int) -> None:
         self.counts.append(count)
         [child] = get_pool().busy
         self.group = os.getpgid(child.pid)
+        self.scratch = child.scratch
         self.started.set()
 
     async def on_page(self, page: PageResult) -> None:
@@ -157,6 +160,32 @@ async def test_recorded_pages_are_not_sent_again(inputs: dict[str, Path], tmp_pa
     assert [p.number for p in recorder.pages] == [11, 12]
 
 
+async def test_a_lost_lease_kills_the_child_before_it_renders_on(
+    inputs: dict[str, Path], tmp_path: Path
+) -> None:
+    recorder = Recorder()
+    pages = tmp_path / "pages"
+
+    def held() -> bool:
+        return len(recorder.pages) < 2  # the lease runs out once two pages are recorded
+
+    with pytest.raises(LeaseExpired):
+        await run_conversion(
+            ConversionJob(inputs["many_pages_pdf"], "pdf", pages, []),
+            settings=Settings(),
+            on_count=recorder.on_count,
+            on_page=recorder.on_page,
+            held=held,
+        )
+
+    assert recorder.group is not None
+    await wait_group_gone(recorder.group)
+    # The third page was rendered (in the attempt's own folder) but never moved into place.
+    assert sorted(p.name for p in pages.iterdir()) == ["0001.png", "0002.png"]
+    assert not list(tmp_path.glob(".attempt-*"))
+    assert recorder.scratch is not None and not recorder.scratch.exists()  # its TMPDIR
+
+
 async def test_typed_failure_is_not_retriable(inputs: dict[str, Path], tmp_path: Path) -> None:
     outcome = await convert(inputs["user_password_pdf"], tmp_path, Recorder())
     assert outcome.error_code == "ENCRYPTED_PDF"
@@ -230,16 +259,20 @@ def test_pdfium_out_of_memory_is_a_resource_limit() -> None:
     assert exit_code(-signal.SIGABRT) == "RESOURCE_LIMIT"
 
 
-async def test_a_page_half_written_by_a_killed_child_is_removed(
+async def test_a_killed_attempt_leaves_no_folder_and_spares_another_attempts_files(
     inputs: dict[str, Path], tmp_path: Path
 ) -> None:
-    # Killed before it starts converting (which would clear it): the file stands for the
-    # page a child was streaming out when it was killed.
-    partial = tmp_path / "0001.png.tmp"
-    partial.write_bytes(b"\x89PNG half a page")
-    outcome = await convert(inputs["big_jpeg"], tmp_path, Recorder(), document_timeout=0.01)
+    # Another attempt of the same document, live (it renders in a folder of its own).
+    pages = tmp_path / "pages"
+    other = tmp_path / ".attempt-other"
+    other.mkdir()
+    (other / "0001.png.tmp").write_bytes(b"\x89PNG half a page")
+    outcome = await convert(inputs["big_jpeg"], pages, Recorder(), document_timeout=0.01)
+
     assert outcome.error_code == "TIMEOUT", outcome
-    assert not partial.exists()
+    assert [p.name for p in tmp_path.glob(".attempt-*")] == [".attempt-other"]
+    assert (other / "0001.png.tmp").exists()
+    assert not list(pages.glob("*")) if pages.exists() else True
 
 
 async def test_cap_too_small_for_the_libraries_is_a_resource_limit(

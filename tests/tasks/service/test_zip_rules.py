@@ -8,7 +8,7 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from tasks.zip_rules import (
+from tasks.service.zip_rules import (
     APPLEDOUBLE,
     FOLDER,
     ArchiveBudget,
