@@ -26,6 +26,7 @@ from tasks.runtime import state as process_state
 from tasks.sandbox.office_pool import close_shared_pool
 from tasks.sandbox.pool import close_pool, get_pool, remove_orphan_scratch
 from tasks.service.control import heartbeat, remove_worker
+from tasks.service.recovery import requeue_missed
 from tasks.service.sweeper import sweep
 from tasks.service.webhook_delivery import deliver_due
 
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 # Broker shutdown (cancelling leftovers, handing documents back) gets this long.
 SHUTDOWN_SECONDS = 15.0
+RECOVERY_SECONDS = 1.0  # how often documents missed in an outage check for the database
 
 
 def install(broker: AsyncBroker) -> None:
@@ -62,6 +64,7 @@ async def start_runtime(state: TaskiqState, broker: AsyncBroker) -> None:
         asyncio.create_task(_every(settings.lease_seconds / 3, _beat)),
         asyncio.create_task(_every(settings.sweep_interval, lambda: _sweep(settings))),
         asyncio.create_task(_every(settings.webhook_poll_interval, lambda: _deliver(settings))),
+        asyncio.create_task(_every(RECOVERY_SECONDS, _recover)),
     ]
     state.runtime = runtime
     if removed := remove_orphan_scratch():
@@ -168,6 +171,11 @@ async def _every(seconds: float, step: Callable[[], Awaitable[None]]) -> None:
         except Exception:
             logger.exception("background step failed")
         await asyncio.sleep(seconds * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+async def _recover() -> None:
+    state = process_state.current()
+    await requeue_missed(state.missed, state.worker_id)
 
 
 async def _prewarm(settings: Settings) -> None:

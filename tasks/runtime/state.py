@@ -20,6 +20,8 @@ class ProcessState:
     running: dict[asyncio.Task[Any], UUID] = field(default_factory=dict)
     conversions_done: int = 0
     slots: asyncio.Semaphore | None = None
+    # Documents whose messages were consumed while PostgreSQL or Redis was down.
+    missed: set[UUID] = field(default_factory=set)
     loops: list[asyncio.Task[None]] = field(default_factory=list)
 
 

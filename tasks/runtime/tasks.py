@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from uuid import UUID
@@ -10,6 +11,7 @@ from uuid import UUID
 from settings import Settings, get_settings
 from tasks import queue
 from tasks.broker import broker, is_embedded
+from tasks.dependencies import is_unavailable
 from tasks.runtime import lifecycle
 from tasks.runtime.state import current
 from tasks.service import webhook_delivery, webhooks
@@ -18,6 +20,8 @@ from tasks.service.process import process_document
 from tasks.storage import open_storage
 
 __all__ = ["archive_upload", "broker", "convert_document", "deliver_webhook"]
+
+logger = logging.getLogger(__name__)
 
 lifecycle.install(broker)
 
@@ -34,6 +38,12 @@ async def convert_document(document_id: str) -> None:
         try:
             if await process_document(UUID(document_id), settings, state.worker_id):
                 state.conversions_done += 1
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            # The message is consumed: queue the document again once the dependency is back.
+            state.missed.add(UUID(document_id))
+            logger.warning("document %s waits for the database or Redis: %r", document_id, exc)
         finally:
             state.running.pop(task, None)
 

@@ -21,7 +21,12 @@ from typing import IO, Any
 
 # None of these loads Wand, pyvips or pikepdf: warm_up() does, once the limits are set.
 from tasks.engine import convert as engine
-from tasks.engine.errors import ConversionError
+from tasks.engine.errors import (
+    DISK_FULL_TEXT,
+    STORAGE_FULL_MESSAGE,
+    ConversionError,
+    disk_full,
+)
 from tasks.engine.geometry import Limits
 from tasks.engine.pages import PageResult
 
@@ -141,10 +146,19 @@ def run(job: dict[str, Any], out: IO[str], jobs: IO[str] | None = None) -> None:
             on_page,
         )
     except ConversionError as exc:
-        emit(event="error", code=exc.code, message=exc.message)
+        # A library that could not write its output says why only in its message.
+        full = DISK_FULL_TEXT in exc.message
+        code, message = ("STORAGE_FULL", STORAGE_FULL_MESSAGE) if full else (exc.code, exc.message)
+        emit(event="error", code=code, message=message)
         return
     except MemoryError:
         emit(event="error", code="RESOURCE_LIMIT", message="out of memory")
+        return
+    except Exception as exc:
+        if not disk_full(exc):
+            raise
+        # Typed and final: trying again on the same full volume cannot succeed.
+        emit(event="error", code="STORAGE_FULL", message=STORAGE_FULL_MESSAGE)
         return
     emit(event="done", pages=pages)
 

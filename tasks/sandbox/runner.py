@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from settings import Settings
-from tasks.engine.errors import KEEP_AFTER, RETRIABLE
+from tasks.engine.errors import DISK_FULL_TEXT, KEEP_AFTER, RETRIABLE, STORAGE_FULL_MESSAGE
 from tasks.engine.geometry import Limits
 from tasks.engine.pages import PageResult
 from tasks.sandbox import attempts
@@ -180,6 +180,9 @@ def _outcome(progress: _Progress) -> ConversionOutcome:
 
 
 def _crashed(progress: _Progress, returncode: int, text: str) -> ConversionOutcome:
+    if DISK_FULL_TEXT in text:
+        logger.warning("conversion failed: the storage volume is full")
+        return ConversionOutcome(progress.count, "STORAGE_FULL", STORAGE_FULL_MESSAGE)
     code = exit_code(returncode, text)
     if returncode < 0:
         message = f"conversion process killed by {signal.Signals(-returncode).name}"

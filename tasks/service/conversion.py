@@ -13,6 +13,7 @@ from uuid import UUID
 from models.upload import Document, ErrorCode, Status
 from settings import Settings
 from tasks.broker import broker, is_embedded
+from tasks.dependencies import is_unavailable
 from tasks.engine.errors import RETRIABLE, ConversionError
 from tasks.engine.kinds import OFFICE_KINDS
 from tasks.engine.pages import PageResult
@@ -77,6 +78,8 @@ async def supervised(
     except StorageUnavailable:
         raise
     except Exception as exc:
+        if is_unavailable(exc):
+            raise  # not the document's fault: it is queued again when the dependency is back
         logger.exception("conversion of document %s crashed", document_id)
         return ConversionOutcome(None, ErrorCode.INTERNAL.value, str(exc), retriable=False)
     finally:

@@ -62,7 +62,7 @@ class PostgresServer:
         """Start the server and wait until it accepts connections."""
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off "
-            "-c full_page_writes=off -c synchronous_commit=off -c max_connections=60"
+            "-c full_page_writes=off -c max_connections=60"
         )
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.data / "server.log"),
                   "-o", options, "-w", "-t", "60", "start")  # fmt: skip
