@@ -93,9 +93,12 @@ class Settings(BaseSettings):
     max_page_points: float = 14_400.0  # 200 inches, PDF's own maximum user-space size
     # Most a GraphQL operation may cost: fields times the most items of the lists above them
     max_query_cost: int = 20_000_000
-    max_zip_entries: int = 1000
+    max_zip_entries: int = 1000  # files per zip; skipped metadata entries do not count
     max_zip_bytes: int = 2048 * MiB  # total uncompressed size of one zip
-    max_zip_ratio: float = 200.0  # uncompressed/compressed per entry
+    max_zip_ratio: float = 200.0  # bytes a zip's entries expand to / the zip's own size
+    max_expanded_bytes: int = 4096 * MiB  # all zips of one request expand to no more
+    zip_legacy_encoding: str = "cp437"  # entry names without the UTF-8 flag that are not UTF-8
+    storage_min_free_mb: int = 1024  # /readyz fails when the storage volume has less free
 
     # Dedupe, idempotency, leases
     dedupe_window: float = 300.0

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from aerich import Command
+from aerich.ddl.sqlite import SqliteDDL
 from aerich.migrate import Migrate
 from aerich.utils import get_models_describe
 from tortoise import Tortoise
@@ -90,6 +91,25 @@ async def apply_migrations(db_url: str | None = None) -> list[str]:
     async with command:
         applied: list[str] = await command.upgrade(run_in_transaction=True)
     return applied
+
+
+def _no_comments_on_sqlite() -> None:
+    # SQLite has no column comments, yet aerich raises NotSupportError for a changed one (a
+    # CharEnumField's comment lists its values, so adding an enum value changes it): on
+    # SQLite there is nothing to change, so write nothing.
+    def set_comment(self: SqliteDDL, model: Any, field_describe: dict[str, Any]) -> str:
+        return ""
+
+    def add_operator(cls: type[Migrate], operator: str, *args: Any, **kwargs: Any) -> None:
+        if operator.strip():
+            original_add_operator.__func__(cls, operator, *args, **kwargs)  # type: ignore[attr-defined]
+
+    original_add_operator = Migrate._add_operator
+    SqliteDDL.set_comment = set_comment  # type: ignore[method-assign]
+    Migrate._add_operator = classmethod(add_operator)  # type: ignore[assignment,method-assign]
+
+
+_no_comments_on_sqlite()
 
 
 async def _init_offline(dialect: str) -> Command:

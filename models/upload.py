@@ -83,6 +83,8 @@ class Upload(Model):
     # client used, for the download links in those events.
     webhook_url = fields.TextField(null=True)
     public_base = fields.CharField(max_length=512, null=True)
+    # Archive entries that were metadata, not documents: {"archive", "filename", "reason"}.
+    skipped_entries: Any = fields.JSONField(null=True)
 
     documents: fields.ReverseRelation[Document]
     events: fields.ReverseRelation[Event]

@@ -40,7 +40,7 @@ def is_unavailable(exc: BaseException) -> bool:
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, DependencyDown | UNAVAILABLE) or _network(current):
+        if isinstance(current, (DependencyDown, *UNAVAILABLE)) or _network(current):
             return True
         if isinstance(current, asyncpg.InterfaceError) and any(
             marker in str(current) for marker in CLOSED_MARKERS

@@ -47,6 +47,8 @@ def _manifest(
     return {
         "upload_id": str(upload.id),
         "status": upload.status.value,
+        # Archiver and system metadata found in zips (resource forks, thumbnails, folders).
+        "skipped": list(upload.skipped_entries or []),
         "documents": [
             {
                 "id": str(doc.id),

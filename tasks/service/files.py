@@ -24,7 +24,8 @@ from tasks.engine.kinds import (
 )
 from tasks.service.dedupe import fingerprint
 from tasks.service.errors import RequestTooLarge
-from tasks.service.planned import CHUNK, UNSUPPORTED, IncomingFile, Planned, sha256_of
+from tasks.service.planned import CHUNK, UNSUPPORTED, IncomingFile, Plan, Planned, sha256_of
+from tasks.service.zip_rules import RequestBudget
 from tasks.service.zips import expand_zip
 from tasks.storage import ObjectStore, keys
 
@@ -82,30 +83,33 @@ def discard(files: list[IncomingFile]) -> None:
         file.path.unlink(missing_ok=True)
 
 
-def plan_file(file: IncomingFile, settings: Settings, work: Path) -> list[Planned]:
+def plan_file(file: IncomingFile, settings: Settings, work: Path, request: RequestBudget) -> Plan:
     """The documents one uploaded file becomes (several for a zip)."""
     kind = sniff_path(file.path)
     if kind == "zip" and not is_office_container(file.path):
-        return expand_zip(file, settings, work)
+        return expand_zip(file, settings, work, request)
     sha = file.sha256 or sha256_of(file.path)
     planned = Planned(file.filename, file.path, file.size, sha, kind)
     if kind not in CONVERTIBLE:
         planned.error = (ErrorCode.UNSUPPORTED_FORMAT, UNSUPPORTED)
-    return [planned]
+    return Plan([planned], [])
 
 
-def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> list[Planned]:
-    """The documents of every uploaded file, in upload order."""
-    planned: list[Planned] = []
+def plan_files(files: list[IncomingFile], settings: Settings, work: Path) -> Plan:
+    """The documents of every uploaded file, in upload order, and the entries skipped."""
+    plan = Plan([], [])
+    request = RequestBudget(settings.max_expanded_bytes)
     try:
         for file in files:
-            planned += plan_file(file, settings, work)
+            one = plan_file(file, settings, work, request)
+            plan.documents += one.documents
+            plan.skipped += one.skipped
     except BaseException:
-        for item in planned:
+        for item in plan.documents:
             if item.source is not None:
                 item.source.unlink(missing_ok=True)
         raise
-    return planned
+    return plan
 
 
 async def place(

@@ -21,7 +21,7 @@ from tasks.service.enqueue import enqueue_documents
 from tasks.service.errors import InvalidInput, RequestTooLarge, StorageFailed
 from tasks.service.files import Readable, discard, forget, place, plan_files, spool, tmp_dir
 from tasks.service.notify import publish
-from tasks.service.planned import IncomingFile, Planned
+from tasks.service.planned import IncomingFile, Plan, Skipped
 from tasks.service.uploads import finish_upload
 from tasks.service.webhooks import Subscriber
 from tasks.storage import ObjectStore, StorageUnavailable
@@ -111,7 +111,11 @@ async def find_idempotent(key: str, settings: Settings) -> Upload | None:
 
 
 async def _insert(
-    upload_id: UUID, key: str | None, docs: list[Document], hook: Subscriber | None
+    upload_id: UUID,
+    key: str | None,
+    docs: list[Document],
+    hook: Subscriber | None,
+    skipped: list[Skipped],
 ) -> tuple[Upload, list[dict[str, Any]]]:
     events: list[dict[str, Any]] = []
     async with in_transaction():
@@ -121,6 +125,7 @@ async def _insert(
             document_count=len(docs),
             webhook_url=hook.url if hook else None,
             public_base=hook.public_base if hook else None,
+            skipped_entries=[entry.as_dict() for entry in skipped],
         )
         await Document.bulk_create(docs)
         for doc in docs:
@@ -139,6 +144,14 @@ async def _insert(
     return upload, events
 
 
+async def _forget_quietly(storage: ObjectStore, upload_id: UUID) -> None:
+    try:
+        await forget(storage, upload_id)
+    except Exception:
+        # The error that brought us here is the one to raise; this one is only logged.
+        logger.warning("could not remove the files of refused upload %s", upload_id, exc_info=True)
+
+
 async def create_upload(
     files: list[IncomingFile],
     idempotency_key: str | None,
@@ -147,7 +160,7 @@ async def create_upload(
     hook: Subscriber | None = None,
 ) -> Upload:
     """Store the files and their rows in one go, queue conversions, and return at once."""
-    planned: list[Planned] = []
+    plan = Plan([], [])
     try:
         if idempotency_key is not None:
             existing = await find_idempotent(idempotency_key, settings)
@@ -155,14 +168,15 @@ async def create_upload(
                 return existing
         work = tmp_dir(storage)
         # One thread hop for the whole batch: a hop per file costs more than small files do.
-        planned = await asyncio.to_thread(plan_files, files, settings, work)
+        plan = await asyncio.to_thread(plan_files, files, settings, work)
         upload_id = uuid4()
-        docs = await place(planned, upload_id, storage, settings)
         try:
-            upload, events = await _insert(upload_id, idempotency_key, docs, hook)
-        except IntegrityError:
-            await forget(storage, upload_id)
-            if idempotency_key is not None:
+            docs = await place(plan.documents, upload_id, storage, settings)
+            upload, events = await _insert(upload_id, idempotency_key, docs, hook, plan.skipped)
+        except BaseException as exc:
+            # Whatever failed (the database gone, the disk full), no file stays without a row.
+            await _forget_quietly(storage, upload_id)
+            if isinstance(exc, IntegrityError) and idempotency_key is not None:
                 # Two requests raced with one key: the first committed wins.
                 existing = await find_idempotent(idempotency_key, settings)
                 if existing is not None:
@@ -170,7 +184,7 @@ async def create_upload(
             raise
     finally:
         discard(files)
-        for item in planned:
+        for item in plan.documents:
             if item.source is not None:
                 item.source.unlink(missing_ok=True)
     await publish(upload_id, events)

@@ -41,3 +41,24 @@ def sha256_of(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+@dataclass
+class Skipped:
+    """An archive entry that is archiver or system metadata, not a document."""
+
+    archive: str
+    filename: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        """As stored with the upload and listed in its manifest."""
+        return {"archive": self.archive, "filename": self.filename, "reason": self.reason}
+
+
+@dataclass
+class Plan:
+    """What the files of one request become: documents, and the entries skipped."""
+
+    documents: list[Planned]
+    skipped: list[Skipped]

@@ -150,34 +150,43 @@ class RequestBudget:
 
 @dataclass
 class ArchiveBudget:
-    """Expansion allowed for one zip: its ratio over the whole archive, its own total and
-    what is left of the request's. Every entry counts, small ones included."""
+    """Expansion allowed for one zip: the bytes it keeps against its compressed size (the
+    ratio over the whole archive, every entry counted, small ones included) and its own
+    total; every byte inflated, kept or not, against what is left of the request's."""
 
     archive_bytes: int
     max_ratio: float
     max_total: int
     request: RequestBudget
-    expanded: int = 0
+    kept: int = 0
 
     def take(self, size: int) -> str | None:
         """Count `size` more expanded bytes; why that is too much, if it is."""
-        self.expanded += size
+        self.kept += size
         self.request.left -= size
-        if self.expanded > self.max_ratio * max(self.archive_bytes, 1):
+        return self._over(self.kept, self.request.left)
+
+    def give_back(self, size: int) -> None:
+        """An entry's bytes were thrown away: they no longer count against the archive (the
+        request's count keeps them: inflating them took the time all the same)."""
+        self.kept -= size
+
+    @property
+    def exhausted(self) -> str | None:
+        """Why no further entry can be taken, if none can."""
+        return self._over(self.kept + 1, self.request.left - 1)
+
+    def _over(self, kept: int, request_left: int) -> str | None:
+        if kept > self.max_ratio * max(self.archive_bytes, 1):
             return (
                 f"the archive expands more than {self.max_ratio:g} times its "
                 f"{self.archive_bytes} bytes (the compression ratio limit)"
             )
-        if self.expanded > self.max_total:
+        if kept > self.max_total:
             return f"the archive expands to more than {self.max_total} bytes (its size limit)"
-        if self.request.left < 0:
+        if request_left < 0:
             return (
                 f"the request's archives expand to more than {self.request.limit} bytes "
                 "(the per-request limit)"
             )
         return None
-
-    @property
-    def exhausted(self) -> str | None:
-        """Why no further entry can be taken, if none can."""
-        return self.take(0)
