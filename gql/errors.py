@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
 from gql.internals import LeanMaskErrors
-from tasks.service.errors import Rejected
+from tasks.service.errors import SERVICE_UNAVAILABLE, STORAGE_FULL, Rejected, failure_code
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +32,9 @@ HEADERS_TOO_LARGE = "HEADERS_TOO_LARGE"
 # Codes of the refusals made by graphql-core and the abuse limits, which carry none: the
 # conventional ones (Apollo Server's), one code for every complexity limit.
 GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+# Infrastructure failures a client should retry later: their HTTP status goes with them.
+STATUS_OF_FAILURE = {SERVICE_UNAVAILABLE: 503, STORAGE_FULL: 507}
+RETRY_AFTER_SECONDS = 5
 GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 
@@ -144,6 +147,21 @@ class MaskUnexpectedErrors(LeanMaskErrors):
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         context = self.execution_context.context
         request_id = getattr(context, "request_id", None)
+        failure = failure_code(error.original_error) if error.original_error else None
+        if failure is not None:
+            # A dependency down or the disk full: typed (503, 507), the detail only logged.
+            code, message = failure
+            logger.warning("%s in %s (request %s): %r", code, error.path, request_id,
+                           error.original_error)  # fmt: skip
+            count_rejection(code)
+            return GraphQLError(
+                message=message,
+                nodes=error.nodes,
+                source=error.source,
+                positions=error.positions,
+                path=error.path,
+                extensions={"code": code, "requestId": request_id},
+            )
         logger.error(
             "unexpected error in %s (request %s): %s",
             error.path,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
 from typing import Any
 from uuid import UUID
 
@@ -23,7 +24,7 @@ from gql import metrics as metrics_module
 from gql.principals import owner_filter, sees_all
 from gql.security import request_principal
 from models.upload import DeliveryStatus, Document, ErrorCode, Status, Upload, WebhookDelivery
-from settings import Settings
+from settings import MiB, Settings
 from tasks.storage import ObjectStore, keys
 
 logger = logging.getLogger(__name__)
@@ -107,7 +108,20 @@ async def readiness(settings: Settings, storage: ObjectStore) -> dict[str, str]:
     if settings.redis_url:
         checks["redis"] = await _check(_check_redis(settings.redis_url))
     checks["storage"] = await _check(storage.check())
+    checks["storage_space"] = await asyncio.to_thread(free_space, storage, settings)
     return checks
+
+
+def free_space(storage: ObjectStore, settings: Settings) -> str:
+    """ "ok", or how little space is left (below storage_min_free_mb) on the local volume that
+    takes uploads and pages (the storage root, or a bucket's local scratch space)."""
+    try:
+        free = shutil.disk_usage(storage.scratch).free // MiB
+    except OSError as exc:
+        return f"error: {type(exc).__name__}"
+    if free < settings.storage_min_free_mb:
+        return f"low: {free} MiB free, the minimum is {settings.storage_min_free_mb} MiB"
+    return "ok"
 
 
 async def _check(probe: Any) -> str:

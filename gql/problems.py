@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+import redis.exceptions
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
+from tortoise.exceptions import BaseORMException
 
 from gql.errors import (
     BAD_USER_INPUT,
@@ -22,10 +26,15 @@ from gql.errors import (
     INTERNAL_SERVER_ERROR,
     NOT_FOUND,
     PAYLOAD_TOO_LARGE,
+    RETRY_AFTER_SECONDS,
+    STATUS_OF_FAILURE,
     STORAGE_UNAVAILABLE,
     UNAUTHENTICATED,
     ApiError,
 )
+from tasks.service.errors import failure_code
+
+logger = logging.getLogger(__name__)
 
 MEDIA_TYPE = "application/problem+json"
 REST_PREFIX = "/api/"
@@ -42,7 +51,16 @@ STATUS_OF = {
     PAYLOAD_TOO_LARGE: 413,
     INTERNAL_SERVER_ERROR: 500,
     STORAGE_UNAVAILABLE: 503,
+    **STATUS_OF_FAILURE,
 }
+# What a dependency that is down or a full disk raise (each handler checks which it was).
+INFRASTRUCTURE_ERRORS = (
+    OSError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    redis.exceptions.RedisError,
+    BaseORMException,
+)
 CODE_OF_STATUS = {404: NOT_FOUND, 405: METHOD_NOT_ALLOWED, 413: PAYLOAD_TOO_LARGE}
 
 
@@ -118,6 +136,20 @@ def install(app: FastAPI, routes: Sequence[BaseRoute]) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request, routes))
         return problem(exc.status_code, code, str(exc.detail), headers=headers)
 
+    async def on_infrastructure(request: Request, exc: Exception) -> Response:
+        failure = failure_code(exc)
+        if failure is None:
+            raise exc  # a real bug: the server's 500, logged with its traceback
+        code, message = failure
+        status = STATUS_OF[code]
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
+        logger.warning("%s on %s: %r", code, request.url.path, exc)
+        if not request.url.path.startswith(REST_PREFIX):
+            return JSONResponse({"detail": message, "code": code}, status, headers=headers)
+        return problem(status, code, message, headers=headers)
+
     app.add_exception_handler(ApiError, on_api_error)
+    for kind in INFRASTRUCTURE_ERRORS:
+        app.add_exception_handler(kind, on_infrastructure)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(HTTPException, on_http)

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.http import GraphQLRequestProtocol
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestProtocol
 from strawberry.http.base import BaseView
 from strawberry.http.streaming import MultipartSubscriptionTransport
 from strawberry.subscriptions import MULTIPART_SUBSCRIPTION_PROTOCOL
@@ -27,7 +27,7 @@ from strawberry.types.unset import UNSET
 from gql.context import Context
 from gql.cors import refused_origin_reason
 from gql.encoding import Encoded, encoded_off_loop
-from gql.errors import ApiError
+from gql.errors import RETRY_AFTER_SECONDS, STATUS_OF_FAILURE, ApiError
 from gql.internals import TransportWSHandler
 from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
@@ -123,6 +123,28 @@ class GraphQLView(GraphQL[Context, None]):
         config = self.schema.config.batching_config
         check_batch(request_data, config["max_operations"] if config else 1)
         super()._validate_batch_request(request_data, protocol)
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        """The JSON response, with 503 or 507 when a dependency is down or the disk full."""
+        status = failure_status(response_data)
+        if status is not None:
+            sub_response.status_code = status
+            if status == 503:
+                sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return super().create_response(response_data, sub_response)
+
+
+def failure_status(response_data: Any) -> int | None:
+    """The HTTP status an infrastructure failure in a GraphQL result calls for, if any."""
+    results = response_data if isinstance(response_data, list) else [response_data]
+    for result in results:
+        for error in result.get("errors") or []:
+            code = (error.get("extensions") or {}).get("code")
+            if code in STATUS_OF_FAILURE:
+                return STATUS_OF_FAILURE[code]
+    return None
 
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:

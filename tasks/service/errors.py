@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from tasks.dependencies import SERVICE_UNAVAILABLE, STORAGE_FULL, failure_code
+
+__all__ = [
+    "SERVICE_UNAVAILABLE",
+    "STORAGE_FULL",
+    "InvalidInput",
+    "Rejected",
+    "RequestTooLarge",
+    "failure_code",
+]
+
 
 class Rejected(Exception):
     """A command refused because of what the caller sent; `code` names the rule."""
