@@ -11,6 +11,7 @@ import logging
 import os
 import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from tests.e2e.client import (
 )
 from tests.e2e.conftest import many_page_pdf
 from tests.e2e.harness import Cluster
+from tests.fixtures.zips import explorer_zip, finder_zip, infozip_zip, sevenzip_zip, zeros_bomb
 
 logger = logging.getLogger(__name__)
 
@@ -160,29 +162,37 @@ async def _accept_thousand_files(cluster: Cluster, mode: str) -> None:
 
 # A thousand documents take minutes on a busy two-core machine: past the suite's 300 s.
 @pytest.mark.timeout(900)
-async def test_thousand_entry_zip_and_pdfs_convert_end_to_end(
+async def test_thousand_file_finder_zip_and_pdfs_convert_end_to_end(
     distributed: Cluster, tmp_path: Path
 ) -> None:
-    await _convert_thousand_entry_zip(distributed, "distributed", tmp_path)
+    await _convert_thousand_entry_zip(distributed, "distributed", tmp_path, finder_zip, "Photos")
 
 
 # A thousand documents take minutes on a busy two-core machine: past the suite's 300 s.
 @pytest.mark.timeout(900)
-async def test_thousand_entry_zip_and_pdfs_convert_end_to_end_embedded(
+async def test_thousand_file_explorer_zip_and_pdfs_convert_end_to_end_embedded(
     embedded: Cluster, tmp_path: Path
 ) -> None:
-    await _convert_thousand_entry_zip(embedded, "embedded", tmp_path)
+    await _convert_thousand_entry_zip(embedded, "embedded", tmp_path, explorer_zip, "Scans")
 
 
-async def _convert_thousand_entry_zip(cluster: Cluster, mode: str, tmp_path: Path) -> None:
+async def _convert_thousand_entry_zip(
+    cluster: Cluster,
+    mode: str,
+    tmp_path: Path,
+    archiver: Callable[[dict[str, bytes], str], bytes],
+    folder: str,
+) -> None:
     # Repeated content runs dedupe at scale: one conversion per distinct image, the rest
-    # linked (each waiting copy is queued again until its source is done).
+    # linked (each waiting copy is queued again until its source is done). The zip is made
+    # the way a person's archiver makes it, with its metadata entries.
     contents = [tiny_image(n + 5000)[1] for n in range(DISTINCT)]
     entries = [
-        (f"img/{n:04d}.{'jpg' if n % 2 else 'png'}", contents[n % DISTINCT]) for n in range(BATCH)
+        (f"{folder}/img/{n:04d}.{'jpg' if n % 2 else 'png'}", contents[n % DISTINCT])
+        for n in range(BATCH)
     ]
     archive = tmp_path / "batch.zip"
-    archive.write_bytes(zip_bytes(entries))
+    archive.write_bytes(archiver({name[len(folder) + 1 :]: data for name, data in entries}, folder))
     pdfs = [many_page_pdf(tmp_path / f"doc{n}.pdf", n + 1, (300 + 50 * n, 400)) for n in range(3)]
 
     start = time.perf_counter()
@@ -206,7 +216,15 @@ async def _convert_thousand_entry_zip(cluster: Cluster, mode: str, tmp_path: Pat
     assert all(d["status"] == "COMPLETED" for d in docs), [d for d in docs if d["errorCode"]]
     assert all(d["pages"][0]["width"] == 8 for d in docs[:BATCH])
     assert [d["pageCount"] for d in docs[-3:]] == [1, 2, 3]
-    assert await _archive_url(cluster, final["id"])
+    async with httpx.AsyncClient(timeout=60) as http:
+        body = (await http.get(await _archive_url(cluster, final["id"]))).content
+    with zipfile.ZipFile(io.BytesIO(body)) as listing:
+        skipped = json.loads(listing.read("manifest.json"))["skipped"]
+    # Finder: a resource fork per file, .DS_Store, folders; Explorer: Thumbs.db, desktop.ini.
+    assert len(skipped) >= (BATCH if archiver is finder_zip else 3)
+    assert not {e["filename"] for e in skipped} & {d["filename"] for d in docs}
+    assert all(e["archive"] == "batch.zip" and e["reason"] for e in skipped)
+    logger.warning("%s: %d files converted, %d metadata entries skipped", mode, BATCH, len(skipped))
     converted = [d for d in docs[:BATCH] if d["deduplicatedFrom"] is None]
     assert len(converted) == DISTINCT
     by_id = {d["id"]: d for d in docs}
@@ -255,6 +273,48 @@ async def test_unsafe_entries_fail_and_good_ones_convert(
     assert not (storage.parent / "etc").exists() and not (storage / "etc").exists()
     written = sum(p.stat().st_size for p in (storage / "uploads" / final["id"]).rglob("*"))
     assert written < 2 * 2**20  # the bomb never reached the disk
+
+
+async def test_a_thousand_entry_zip_of_zeros_stores_nothing(distributed: Cluster) -> None:
+    bomb = zeros_bomb(entries=BATCH, size=2**20)  # 1000 MiB expanded
+    storage = Path(distributed.env["PAGEMILL_STORAGE_DIR"])
+
+    created = await post_upload(distributed, [("bomb.zip", bomb)])
+    final = await wait_terminal(distributed.graphql_url, created["id"])
+
+    folder = storage / "uploads" / final["id"]
+    originals = sum(p.stat().st_size for p in folder.rglob("original.*"))
+    written = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+    logger.warning(
+        "a %d-byte zip of %d MiB of zeros stored %d bytes of originals (%d in all, with the "
+        "archive of its manifest)",
+        len(bomb),
+        BATCH,
+        originals,
+        written,
+    )
+    assert len(final["documents"]) == BATCH
+    assert {d["errorCode"] for d in final["documents"]} == {"UNSUPPORTED_FORMAT"}
+    assert final["status"] == "FAILED"
+    assert originals == 0 and written < 2**20  # the archive of the manifest only
+
+
+async def test_zips_from_every_archiver_keep_names_and_folders(distributed: Cluster) -> None:
+    zips = [
+        ("explorer.zip", explorer_zip({"Père Noël.png": tiny_image(10)[1]}, "Scans")),
+        ("infozip.zip", infozip_zip({"Отчёт/страница.png": tiny_image(12)[1]}, windows=True)),
+        ("7zip.zip", sevenzip_zip({"日本/写真.jpg": tiny_image(13)[1], "secret.png":
+                                   tiny_image(14)[1]}, encrypted=frozenset({"secret.png"}))),
+        ("zip64.zip", infozip_zip({"big/one.png": tiny_image(16)[1]}, zip64=True)),
+    ]  # fmt: skip
+    created = await post_upload(distributed, zips)
+    final = await wait_terminal(distributed.graphql_url, created["id"])
+
+    docs = {d["filename"]: d for d in final["documents"]}
+    assert list(docs) == ["Scans/Père Noël.png", "Отчёт/страница.png", "日本/写真.jpg",
+                          "secret.png", "big/one.png"]  # fmt: skip
+    assert docs.pop("secret.png")["errorCode"] == "ENCRYPTED_DOCUMENT"
+    assert {d["status"] for d in docs.values()} == {"COMPLETED"}
 
 
 async def test_a_non_zip_named_zip_is_one_corrupt_document(distributed: Cluster) -> None:
