@@ -72,7 +72,7 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
         "/jobs",
         status_code=202,
         response_model=JobCreated,
-        responses=problem_responses(400, 401, 413, 503),
+        responses=problem_responses(400, 401, 413, 503, 507),
         summary="Upload files (or one zip) as a job",
         operation_id="create_job",
         openapi_extra={"parameters": [PREFLIGHT_HEADER]},
@@ -107,7 +107,7 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
     @router.get(
         "/jobs/{job_id}",
         response_model=JobOut,
-        responses=problem_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404, 503),
         summary="Job status",
         operation_id="get_job",
     )
@@ -121,7 +121,7 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
         responses={
             200: {"content": {"application/zip": {"schema": BINARY}}, "description": "The zip"},
             307: {"description": "With object storage: the zip's presigned URL"},
-            **problem_responses(400, 401, 404, 409),
+            **problem_responses(400, 401, 404, 409, 503),
         },
         summary="Download the zip of all pages (with manifest.json)",
         operation_id="download_job",
@@ -145,7 +145,7 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
     @router.delete(
         "/jobs/{job_id}",
         response_model=JobOut,
-        responses=problem_responses(400, 401, 404),
+        responses=problem_responses(400, 401, 404, 503),
         summary="Cancel a job",
         operation_id="cancel_job",
     )
