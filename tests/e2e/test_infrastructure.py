@@ -18,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from cli import multipart_form
+from client.graphql import multipart_form
 from tests.conftest import REDIS_TEST_URL
 from tests.e2e.client import CREATE, PREFLIGHT, create_upload, execute, get_upload, wait_terminal
 from tests.e2e.conftest import _redis_cluster, many_page_pdf
