@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -47,9 +48,9 @@ RETRY = "mutation($id: ID!) { retryDocument(id: $id) { id status } }"
 @pytest.fixture(scope="module")
 def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """API + two workers on a PostgreSQL of their own (which tests stop and start) with their
-    storage on a 256 MiB tmpfs (which a test fills)."""
+    storage on a 512 MiB tmpfs (which a test fills; the others remove their files)."""
     root = tmp_path_factory.mktemp("infra")
-    with private_postgres(root) as pg, small_filesystem(256) as volume:
+    with private_postgres(root) as pg, small_filesystem(512) as volume:
         pg.create_database("pagemill")
         with _redis_cluster(
             root,
@@ -71,6 +72,11 @@ def postgres_of(cluster: Cluster) -> PostgresServer:
 
 def storage_of(cluster: Cluster) -> Path:
     return Path(cluster.env["PAGEMILL_STORAGE_DIR"])
+
+
+def forget(cluster: Cluster, upload_id: str) -> None:
+    """Remove an upload's files, so that the small volume holds the next test's."""
+    shutil.rmtree(storage_of(cluster) / "uploads" / upload_id, ignore_errors=True)
 
 
 def leftovers(cluster: Cluster) -> dict[str, list[str]]:
@@ -186,6 +192,7 @@ async def test_postgres_down_mid_batch_answers_503_keeps_nothing_and_resumes_at_
     assert recovery < 20, recovery
     again = await create_upload(infra.graphql_url, small_images(tmp_path, 1))
     assert (await wait_terminal(infra.graphql_url, again["id"], 60))["status"] == "COMPLETED"
+    forget(infra, upload["id"])
 
 
 # A worker stopped past its lease ------------------------------------------------------
@@ -233,7 +240,7 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
     await eventually(lambda: asyncio.sleep(0, result=gone()), 5, "the old child killed", infra)
     final = await wait_terminal(infra.graphql_url, upload["id"], timeout=180)
 
-    assert final["status"] == "COMPLETED"
+    assert final["status"] == "COMPLETED", final["documents"][0]["errorMessage"]
     await assert_pages_once(infra, final)
     row = await document_row(infra, doc_id)
     assert (row["attempts"], row["page_count"]) == (2, 40)
@@ -248,6 +255,7 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
     assert not scratch.exists()  # the killed child's temporary folder
     assert victim.poll() is None and holder in worker_pids(infra, victim)
     assert recorded >= 3
+    forget(infra, upload["id"])
 
 
 # A full storage volume ----------------------------------------------------------------
