@@ -1,0 +1,70 @@
+from tortoise import BaseDBAsyncClient
+
+RUN_IN_TRANSACTION = True
+
+
+async def upgrade(db: BaseDBAsyncClient) -> str:
+    return """
+        ALTER TABLE "upload" ADD "skipped_entries" JSON;"""
+
+
+async def downgrade(db: BaseDBAsyncClient) -> str:
+    return """
+        ALTER TABLE "upload" DROP COLUMN "skipped_entries";"""
+
+
+MODELS_STATE = (
+    "eJztXWlz4jga/isqvkx3VSaVJucyW1tFg5NmmgDF0T07w5RL2AJcMbJHkkOzs/3fV/KFT4"
+    "ITwxq3vyT2K72y/eh4T4m/aytDRTo9bxmYEUOvNcDfNQxXiF9Ei85ADZrmtkAQGJzpdl0l"
+    "UGlGGYEK4+Q51CniJBVRhWgm0wwsKrd0izJEfl5rKgJ0rTFliegZMDACxFgDExEg3gG8Q+"
+    "eLc2ASQ0GUangBTGhRpL4/F49RDYU/h1Nza9HC2l8WkpmxQGyJCG/3jz85WcMq+oaod2s+"
+    "yXMN6WoIKvs/L7RLZLYxbWprCcm9XVe870xWDN1a4WB9c8OWBvYZ+AcJ6gJhRCBDagBCbO"
+    "m6C7ZHct6XExixkP+i6pagojm0dNERgtt5hy2tJsu9/lgeSWNZrsU6yeMIoOySeFeLDtYw"
+    "ozYGK/hN1hFesCW/vbn67jxni4RTSzzwS3PY+tQcvru5ei8eaPBR4oyenltSt4u+201ABp"
+    "1GbOS3UD9D3cqEtc+QD9geYYv2dpQfHe769fUeePNaqYDbZQLxLcKWqQo8ZMjiMLd5CdNW"
+    "KBnqMGcEb9VlPfcuThF9gqDax/rGnWQ7wB93HqXRuPk4EI9bUfqXbuPXHEuipG5TNxHqu5"
+    "tIP/mNgK+d8ScgbsHv/Z5kw2tQtiD2E7f1xr/XxDtBixkyNtYyVIMYeWTv7cV6Nn8KTDNB"
+    "mEHlaQ2JKsdKjLqRVjdetKqvohSI4cLuMwGueE1XwrQNxVohzJKkj1+2U/yowVovyZ/03k"
+    "6QAH/wQa0b0B7r9qCr/bmvUNDU+PyZTDrt5Lnj1I7MGcvS1HPBcxixUPvn3MKKgAXYTxJ/"
+    "rv5VO9Dk2TFZ7GXq0hn9wXFtf/pueeB0SgzoDmYpOHv1I1Brzug5tQVpIV7i5/qHq9uru8"
+    "ubqztexX5Rn3K7A/ZObxxZ++caly2JyswYfUtBNMhTChm7a1WXfhuHFnRPkr57bP72PrSo"
+    "d/u9B696QPK2uv2PEdApg8yiyTqNhK2VDXuHvyLECorBv+U+FPjxdWMg9dqd3kPGlcJjaw"
+    "D3Yoo7PXkw7D8MpdGoAQI3U9zqPw660lhqN4B/OcX3zU5XkJz/vFaz15K6Nsm/jFoH+yhS"
+    "H2720KM+RMXzVo0SReFOFRYRl0hOb2RQV6N8r+pUt8eKMqEiWNfv9gG7fpeOtiiLzCHtP0"
+    "iebRhKmEcftUWqOAjzHU8mXBxWIPyjXr+8vK1fXN7cXV/d3l7fXfiSIV60S0R87DwIKRHq"
+    "iLjYoEtYv77JMsy3HEdbtU7OCN7iaxBtoWGoyybkT8gAc4yxFAI6DPf1h/oeePNaqYDbZW"
+    "HETW6qcBwtnGAEpy4mYaZXLSZFW7lz1i8RIQbhEKkpMvFldSfcQoGlY23SG00Gg/6QKy7y"
+    "fX/42Bw3QJwmNJ3hcDIYy/dcpRHKzvZuiqVea/jvgag9aN83QOg2WNrutyaPUm8crOLRpn"
+    "jc78vd5vCBN+9fTjF/l+a9JItJ0Pki2e8WuOdcnUepP+FNuhdTzDWz/mTYkuRu57HDC8L3"
+    "U/y1P/wsDeXWsDn6JFSy8P0Uj8b9YfNBku8n3W4DBO+SNTmhH46lYa/ZFcqhc/Ua7e5ynw"
+    "XiMn19uIwtD84oXCFK+ZTPYizFGAs8ggtrMEHG0MpkCape6tIcZCmNlpfbsqwjSJFsrDkC"
+    "WbSLCFsZhvIRTBUHNfTN1EiStbLbxR5jzsHL/nIXHFOXPl2fuk0KdbWKVMvUNcWOisyJsc"
+    "riEU5kfoODuGAz7S3u4ICbhaBXBqvCnFWwqigTyx2mO+cVtw3I63o9zHmUxbMos6pInbzX"
+    "6jnXsEaXr+rmCGvVz0XuZ4oY499K+dfgBSIm0ZK8Ljt8iSn85dNH8/csmuo8s1MxyFM+jA"
+    "/iTnSSCORsKQEhpjwzA4q7dr2g+cUSVqIIx+G9NwjSFvgz2sT8ihFI3YyTid/QacK6pW5n"
+    "GoFrP0ElPKz49/OvRsyZ8s1Rq9mWat/T84DCHvKkYJvLdv95iHRof0Mq1APXB1YSoL8fMk"
+    "lKek7JkHIKznalR6HnfXOjak2gGKuVxnhniDxZMf8osPl/AU/IZIAaAAJqzQTXDBHAlpAB"
+    "gjgYGCmMgpVGKaIAG2zJMYyn6h7iAS/kbVHES8Wcf1Pq1q4ocuISneBXdKdjcZN5jxg9Tk"
+    "/p8vsr1gfpYfwAS5XYleDhfeLf8dqQm8db5NhxbdRrDkaf+uMG8K6m2IuAydxCGdqpRFHK"
+    "FA9ECKrNLZsG8C8DnE5J6DZQ6qUjRQhTPBl0+822yx24KUb0yoSbZGXp11G/lxba9lmixr"
+    "SmMPBfoGv0FOfZDmgFGLtDV9EoVURpFQ1EQ1eVvzJ91JfXX1mZf5X5Vwrz75AWjm0NJhg4"
+    "npWYbt+YXo2ct34Et5VwLYlbI9Xuj2Lt/nB7ZX9DYctQmQkJZsJaU5N8walw+vUrNBPQXH"
+    "LRs8ySQLplqPBMwDNzoKJKes4UpTi1TRQl8YRV1uGPbR16amZG+zDCVlmIuy3EoDL/Rhsx"
+    "uCn9NKF90UqMDK4i2YmuhZ5gKW5t93RbcesoyNdarOzCItmF1ZbqMm6pPint6Khx2/IqR1"
+    "US6I+RBKqpaGUaDGFlIz+hTRYzP4E1l7TEAp2rdpCDvnwdL+s+5zhjtaUudiTCqSSxnAqg"
+    "kChL7RllzlaO8lUZy3v5AjNvBj30NtAyneexRrOlYTzJFtHjEKdvHo+wlWEkH3vruGnNdE"
+    "2RZ5BmOpUpwlYG5I8RT3jSTJPr31xVIFpSUCE93yyB9U15ZwUD/xhpZzFf6D5Z/Z5q98bM"
+    "/hJ6SMPnfzy/HSM/cb+MAHmiin8pV76SZ38WsL467bWd5jZlgu2QvvIobAlO8wRk073nkW"
+    "7d7OVHr/UxAu4BLODdCqoIGASYOsQYqe8BM4DbnH1gu/sI4J6RA4w5gBg4bvv4dpL8mp7i"
+    "KZbEN/ntiWK/rgKJGMWALRGg4ix5r0BTeSMqmBnq5he7lBhrCiBBnMSWgjLFHlxANxZ2bb"
+    "seYpxClSVSLZ2jZm98cYkWeeYMvBm8AWuDPCHyE+Wfwk2Ytx5VX8UfjhF/cAdHYkQ3XcsM"
+    "c1UHI75sSPk72/aF2GcoYU5Q/htFMtqnb7FLiwbtsQ1TIT+yYO3VL4MpemysXQGfwTUb4C"
+    "hTelt+3u6Cx9vj4OYXcB95lJFHaUvdzhdpaO8M9C7jgfaH5hdJngwawL2I6rb/nyD7kjFT"
+    "TuvO9MTlMFd19G3K0bdZVnifoVrisy/xp5UrUmXSNnJJFsF8MsmurH5F1yewV8drFjhnpN"
+    "pWW22rLUrCdGG31X613YcjrpuhWpL7N1B8ttP1a1fcz+H7CUHCZkgc3GOshR/V9r7aDXi/"
+    "vnkG5gax/aCGKcaDQehPQHhJvXoisBf39+bacs5u1F0ZavkZNwXKSsvxeOx0V+rSoJk8fF"
+    "79UnihjpAFaCYN5fSfONn3qKtTADd/J0hRTiUuGtRl0jqXngh6RUdHecu3FaFMPa1YhIg0"
+    "5/Stg+lmRhJvdXh/7DcSnxGh/NmU44Sz5EonsVY501GJRCh9zX7+EFtpUD3CXv4MKXeHNP"
+    "maiGjKspZg7bklZ7sMPbitU5gdsj/KyatvnPnpVpS7WGYxpAIslS21ny0lJlUGhN3qJUT3"
+    "w8XFPp6Bi4t0z4AoS/xJ5TjC6WnkAZbq2NLD5Y/nL8y+/w+NgKgT"
+)
