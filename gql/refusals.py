@@ -52,7 +52,9 @@ def response(error: HTTPException) -> JSONResponse:
     """The typed JSON answer to a refused request, counted by its code."""
     refusal = typed(error)
     count_rejection(refusal.code)
-    return JSONResponse(error_body(refusal.reason, refusal.code), status_code=refusal.status_code)
+    headers = {"Allow": "GET, POST"} if refusal.status_code == 405 else None
+    body = error_body(refusal.reason, refusal.code)
+    return JSONResponse(body, status_code=refusal.status_code, headers=headers)
 
 
 def check_batch(operations: list[Any], limit: int) -> None:

@@ -148,5 +148,6 @@ def failure_status(response_data: Any) -> int | None:
 
 
 def graphql_routes(view: GraphQLView, path: str = "/graphql") -> list[BaseRoute]:
-    """HTTP (GET for GraphiQL and queries, POST) and WebSocket routes to the view."""
-    return [Route(path, PollCache(view), methods=["GET", "POST"]), WebSocketRoute(path, view)]
+    """HTTP (GET for GraphiQL and queries, POST; the view answers other methods with a
+    typed 405) and WebSocket routes to the view."""
+    return [Route(path, PollCache(view)), WebSocketRoute(path, view)]
