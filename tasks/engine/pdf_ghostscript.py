@@ -32,6 +32,7 @@ GS_MEMORY_MARKERS = ("VMerror", "failed to map segment", "Cannot allocate memory
 # Longest side Ghostscript draws a sliver page at before it is resized (a 1x14400 pt page is
 # drawn 1x14400 pixels, then fitted).
 GS_MAX_SIDE = 60_000
+SCRATCH_PREFIX = "pagemill-gs-"  # then the pid of the process that made it
 
 
 def render_pages(
@@ -43,7 +44,8 @@ def render_pages(
     on_page: Callable[[PageResult], None],
 ) -> None:
     """Renders the given pages (1-based) into pages_dir, announcing each once on disk."""
-    with tempfile.TemporaryDirectory(prefix="pagemill-gs-") as private:
+    remove_orphaned_scratch()
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-") as private:
         scratch = Path(private)
         pdf_source = _from_pdf_header(source, scratch)
         for run in _runs(numbers, table, limits):
@@ -51,6 +53,25 @@ def render_pages(
                 on_page(_blank_page(run[0], table.sizes, pages_dir, limits))
             else:
                 _render_run(pdf_source, run, table.sizes, pages_dir, limits, on_page, scratch)
+
+
+def remove_orphaned_scratch() -> None:
+    """Removes the private directories of conversion processes that were killed mid-document
+    (their `with` never ran its cleanup), recognised by the dead pid in the name."""
+    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
+        pid = scratch.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _blank_page(number: int, sizes: list[Size], pages_dir: Path, limits: Limits) -> PageResult:

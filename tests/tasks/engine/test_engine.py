@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import math
+import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,6 +261,19 @@ def test_annotations_and_form_fields_are_drawn(
 def ink_area(image: Image.Image, box: tuple[float, float, float, float]) -> int:
     w, h = image.size
     return (int(box[2] * w) - int(box[0] * w)) * (int(box[3] * h) - int(box[1] * h))
+
+
+def test_scratch_of_a_killed_conversion_is_removed(
+    inputs: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f"pagemill-gs-{dead.pid}-x1y2"
+    (orphan / "sub").mkdir(parents=True)
+    render(inputs["a4_pdf"], tmp_path / "out", Limits(pdf_engine="ghostscript"))
+    assert not orphan.exists()
+    assert not list(tmp_path.glob("pagemill-gs-*"))  # its own is gone after the document
 
 
 def test_truncated_pdf_is_corrupt(
