@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -23,47 +22,45 @@ INPUTS = PROJECT / "scratch" / "bench" / "inputs"
 PROFILE = PROJECT / "bench" / "profile.json"
 PARTS = {
     "conversion": ["conversion"],
-    "service": ["throughput", "subscriptions", "api", "errors"],
+    "service": ["throughput", "pdf_batch", "long_document", "subscriptions", "api", "errors"],
 }
+LONG_PAGES = 250  # pages from which a PDF is "long": run once, and on 1 and 2 workers
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def all_inputs() -> list[inputs.Input]:
+    """Generated and real PDFs, the images, and the long PDF (the memory monster)."""
+    from bench.real import long_pdf, real_pdfs
+
+    found = inputs.large_inputs(INPUTS) + real_pdfs(INPUTS / "real")
+    long = long_pdf(INPUTS / "real")
+    return found + ([long] if long else [])
+
+
 def conversion(quick: bool) -> list[dict[str, Any]]:
-    """Per-input rows: pagemill's child against the raw tools."""
-    from bench.raw import InputResult, bench_input
+    """Per-input rows: pagemill's child against the one-process floor (and vipsthumbnail)."""
+    from bench.conversion import bench_all
 
-    def tool_row(t: Any) -> dict[str, Any]:
-        return {
-            "tool": t.tool,
-            "seconds": t.seconds if t.runs else None,
-            "cpu_seconds": (
-                sorted(r.cpu_seconds for r in t.runs)[len(t.runs) // 2] if t.runs else None
-            ),
-            "peak_mb": t.peak_mb if t.runs else None,
-            "runs": [round(r.seconds, 3) for r in t.runs],
-            "size": list(t.size) if t.size else None,
-            "error": t.error,
-        }
-
+    chosen = all_inputs()
+    long = [inp for inp in chosen if inp.pages >= LONG_PAGES]
+    results = bench_all([i for i in chosen if i not in long], 1 if quick else 3, log)
+    results |= bench_all(long, 1, log)  # one run each: it takes ~10 s per tool
     rows = []
-    for inp in inputs.large_inputs(INPUTS):
-        log(f"conversion: {inp.name}")
-        result: InputResult = bench_input(inp, 1 if quick else 3, log)
-        pm, fast = tool_row(result.pagemill), result.fastest
-        fast_row = tool_row(fast) if fast else {}
+    for inp in chosen:
+        tools: dict[str, dict[str, Any]] = {t.tool: t.row() for t in results[inp.name]}
+        pm, floor = tools["pagemill"], tools["floor"]
+        size = pm.get("size") or [0, 0]
         rows.append(
             {
                 "input": inp.name,
                 "pages": inp.pages,
-                "output": f"{result.target[0]}x{result.target[1]}",
-                "pagemill": pm,
-                "fastest": fast_row or None,
-                "raw": [tool_row(t) for t in result.raw],
-                "ratio": _ratio(pm["seconds"], fast_row.get("seconds")),
-                "cpu_ratio": _ratio(pm["cpu_seconds"], fast_row.get("cpu_seconds")),
+                "output": f"{size[0]}x{size[1]}",
+                **tools,
+                "ratio": _ratio(pm["seconds"], floor["seconds"]),
+                "cpu_ratio": _ratio(pm["cpu_seconds"], floor["cpu_seconds"]),
             }
         )
     return rows
@@ -71,98 +68,6 @@ def conversion(quick: bool) -> list[dict[str, Any]]:
 
 def _ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a and b else None
-
-
-async def service(quick: bool) -> dict[str, Any]:
-    """Throughput, fan-out and status-query load against one real cluster."""
-    from bench.api import CONCURRENCY, status_load
-    from bench.cluster import cluster
-    from bench.subscriptions import fan_out, raise_fd_limit
-    from bench.throughput import throughput
-
-    subscribers = 200 if quick else 1000
-    raise_fd_limit(subscribers * 4 + 1024)
-    batch = inputs.small_batch(INPUTS / f"v{inputs.VERSION}" / "small", 40 if quick else 200)
-    letter = inputs.large_inputs(INPUTS)[0]
-    out: dict[str, Any] = {}
-    logs = PROJECT / "scratch" / "bench" / "logs" / dt.datetime.now(dt.UTC).strftime("%H%M%S")
-    log(f"process logs under {logs}")
-    async with cluster(logs) as running:
-        log(f"throughput: {len(batch)} small images")
-        runs = await throughput(running, batch, log, 1 if quick else 3)
-
-        def summary(results: list[Any]) -> dict[str, Any]:
-            rates = [r.docs_per_second for r in results]
-            return {
-                "docs_per_second": statistics.median(rates),
-                "runs": [round(rate, 2) for rate in rates],
-                "seconds": statistics.median([r.seconds for r in results]),
-                "completed": min(r.completed for r in results),
-            }
-
-        one, two = summary(runs[1]), summary(runs[2])
-        out["throughput"] = {
-            "documents": len(batch),
-            "one": one,
-            "two": two,
-            "scaling": two["docs_per_second"] / one["docs_per_second"],
-            "method": "median of the runs; 1 and 2 worker runs alternate in order",
-        }
-        fan_runs = 1 if quick else 3
-        log(f"subscriptions: {subscribers} subscribers on {letter.name}, {fan_runs} runs")
-        fans = []
-        try:
-            for _ in range(fan_runs):
-                fan = await fan_out(running, letter.path, subscribers, log)
-                log(
-                    f"  p50 {fan.p50:.1f} ms, p99 {fan.p99:.1f} ms, {fan.missing} missing; API"
-                    f" {1e6 * fan.api_cpu_seconds / max(1, fan.deliveries):.0f} us CPU per delivery"
-                )
-                fans.append(fan)
-        except Exception as exc:  # keep what was measured; say what failed
-            out["errors"] = [f"subscriptions: {exc!r}"[:2000]]
-            return out
-        live = sum(f.deliveries for f in fans)
-        deliveries = max(1, live)  # the divisor of the CPU costs per delivery
-        out["subscriptions"] = {
-            "subscribers": fan.subscribers,
-            "events": fan.events,
-            "deliveries": len(fan.latencies_ms),
-            "missing": max(f.missing for f in fans),
-            "p50_ms": statistics.median(f.p50 for f in fans),
-            "p99_ms": statistics.median(f.p99 for f in fans),
-            "runs": [
-                {"p50_ms": round(f.p50, 1), "p99_ms": round(f.p99, 1), "missing": f.missing}
-                for f in fans
-            ],
-            "live_deliveries": live,
-            "api_cpu_us_per_delivery": 1e6 * sum(f.api_cpu_seconds for f in fans) / deliveries,
-            "client_cpu_us_per_delivery": 1e6
-            * sum(f.client_cpu_seconds for f in fans)
-            / deliveries,
-            "method": "Event.created_at (stamped by the worker just before commit) to the"
-            " client parsing the frame, in a separate client process; p50 and p99 are the"
-            " medians of the runs' (each run a fresh upload and fresh subscribers)",
-        }
-        upload_id = fan.upload_id
-        log("api: upload(id) status query against the bare endpoint")
-        try:
-            api = await status_load(running, upload_id, 2 if quick else 4, 2 if quick else 4, log)
-        except Exception as exc:
-            out["errors"] = [f"api: {exc!r}"[:2000]]
-            return out
-        (g_rps, g50, g99), (b_rps, b50, b99) = api.summary("graphql"), api.summary("bare")
-        out["api"] = {
-            "tool": api.tool,
-            "concurrency": CONCURRENCY,
-            "pages": api.pages,
-            "graphql": {"rps": g_rps, "p50_ms": g50, "p99_ms": g99},
-            "bare": {"rps": b_rps, "p50_ms": b50, "p99_ms": b99},
-            "share_percent": 100 * api.share(),
-            "method": "median over rounds of graphql/bare requests/s, each round both back to back",
-            "errors": sum(r.errors for r in api.rounds),
-        }
-    return out
 
 
 def _keep_previous(results: dict[str, Any], parts: set[str]) -> None:
@@ -215,11 +120,17 @@ def main() -> int:
     if args.profile:
         return _profile()
     log("generating inputs (cached under scratch/bench/inputs)")
-    inputs.large_inputs(INPUTS)
+    all_inputs()
     if "conversion" in parts:
         results["conversion"] = conversion(args.quick)
     if "service" in parts:
-        results.update(asyncio.run(service(args.quick)))
+        from bench.service import service
+
+        pdfs = [i for i in all_inputs() if i.kind == "pdf"]
+        floors = {
+            r["input"]: (r.get("floor") or {}).get("seconds") for r in results.get("conversion", [])
+        }
+        results.update(asyncio.run(service(args.quick, pdfs, floors, log)))
     results["machine"]["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds"] = round(time.monotonic() - started, 1)
     results["finished_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -10,11 +10,14 @@ from typing import Any
 
 RESULTS = Path(__file__).resolve().with_name("results.json")
 
-# The service's speed and memory targets.
-MAX_TIME_RATIO = 1.2
-MAX_RSS_MB = 200.0
-MIN_SCALING = 1.8
-MIN_API_SHARE = 50.0
+# The targets (each in results.json with `met`).
+MAX_ENGINE_RATIO = 1.15  # the engine alone against the one-process floor, every input
+MAX_RSS_MB = 200.0  # peak RSS of a conversion process, every input
+MAX_SERVICE_PDF_RATIO = 1.0  # PDFs through the whole service on 2 cores against the floor
+MIN_IMAGE_FLOOR_RATIO = 1.6  # small images, 2 worker processes against the floor's docs/s
+MIN_SCALING = 1.85  # small images, 2 worker processes against 1
+MAX_LONG_RATIO = 0.6  # one long PDF, 2 worker processes against 1
+MIN_API_RATIO = 1.0  # status poll of an unchanged upload against a bare endpoint
 MAX_FANOUT_P99_MS = 100.0
 
 
@@ -53,41 +56,40 @@ def targets(results: dict[str, Any]) -> list[Target]:
     """Every target the results speak to."""
     found: list[Target] = []
     for row in results.get("conversion", []):
+        name = row["input"]
+        # CPU seconds: both are single-threaded warm processes, and on a shared 2-core host
+        # wall time swings with the neighbours' load (the table has both).
+        ratio = _f(row.get("cpu_ratio"))
+        found.append(Target(f"engine {name}", ratio, MAX_ENGINE_RATIO, "x floor CPU", True))
+        rss = _f(row["pagemill"]["peak_mb"])
+        found.append(Target(f"peak RSS {name}", rss, MAX_RSS_MB, "MB", True))
+    pdfs = results.get("pdf_batch")
+    if pdfs:
+        value = _f(pdfs.get("ratio"))
         found.append(
-            Target(
-                f"time {row['input']}", _f(row.get("ratio")), MAX_TIME_RATIO, "x fastest raw", True
-            )
-        )
-        found.append(
-            Target(
-                f"peak RSS {row['input']}", _f(row["pagemill"]["peak_mb"]), MAX_RSS_MB, "MB", True
-            )
+            Target("PDFs via service, 2 workers", value, MAX_SERVICE_PDF_RATIO, "x floor", True)
         )
     tp = results.get("throughput")
     if tp:
-        found.append(Target("2 workers vs 1", _f(tp.get("scaling")), MIN_SCALING, "x", False))
+        floor = _f(tp.get("floor_ratio"))
+        found.append(Target("images, 2 workers vs floor", floor, MIN_IMAGE_FLOOR_RATIO, "x", False))
+        found.append(
+            Target("images, 2 workers vs 1", _f(tp.get("scaling")), MIN_SCALING, "x", False)
+        )
+    long = results.get("long_document")
+    if long:
+        value = _f(long.get("ratio"))
+        found.append(
+            Target(f"{long['input']}, 2 workers vs 1", value, MAX_LONG_RATIO, "x time", True)
+        )
     api = results.get("api")
     if api:
-        found.append(
-            Target(
-                "status query vs bare",
-                _f(api.get("share_percent")),
-                MIN_API_SHARE,
-                "% of bare req/s",
-                False,
-            )
-        )
+        value = _f(api.get("share_percent")) / 100
+        found.append(Target("status poll vs bare", value, MIN_API_RATIO, "x bare req/s", False))
     subs = results.get("subscriptions")
     if subs:
-        found.append(
-            Target(
-                f"PAGE_DONE p99 at {subs['subscribers']} subscribers",
-                _f(subs.get("p99_ms")),
-                MAX_FANOUT_P99_MS,
-                "ms",
-                True,
-            )
-        )
+        name = f"PAGE_DONE p99 at {subs['subscribers']} subscribers"
+        found.append(Target(name, _f(subs.get("p99_ms")), MAX_FANOUT_P99_MS, "ms", True))
     return found
 
 
@@ -111,36 +113,48 @@ def markdown(results: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "| input | output | pagemill s (cpu) | peak RSS MB | fastest raw | raw s (cpu)"
-        " | raw RSS MB | ratio (cpu ratio) | others |",
+        "| input | pages | output | pagemill s (cpu) | peak RSS MB | floor s (cpu) | floor RSS MB"
+        " | ratio (cpu) | vipsthumbnail s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in results.get("conversion", []):
-        pm, fast = row["pagemill"], row.get("fastest") or {}
-        others = ", ".join(
-            f"{t['tool']} {_fmt(t['seconds'])}s"
-            if t.get("error") is None
-            else f"{t['tool']}: {t['error']}"
-            for t in row["raw"]
-            if t["tool"] != fast.get("tool")
-        )
+        pm, floor, vt = row["pagemill"], row.get("floor") or {}, row.get("vipsthumbnail") or {}
         lines.append(
-            f"| {row['input']} | {row['output']}"
-            f" | {_fmt(pm['seconds'])} ({_fmt(pm['cpu_seconds'])})"
-            f" | {_fmt(pm['peak_mb'], 0)} | {fast.get('tool', '-')} | {_fmt(fast.get('seconds'))}"
-            f" ({_fmt(fast.get('cpu_seconds'))}) | {_fmt(fast.get('peak_mb'), 0)}"
-            f" | {_fmt(row.get('ratio'))} ({_fmt(row.get('cpu_ratio'))}) | {others} |"
+            f"| {row['input']} | {row['pages']} | {row['output']}"
+            f" | {_fmt(pm['seconds'])} ({_fmt(pm['cpu_seconds'])}) | {_fmt(pm['peak_mb'], 0)}"
+            f" | {_fmt(floor.get('seconds'))} ({_fmt(floor.get('cpu_seconds'))})"
+            f" | {_fmt(floor.get('peak_mb'), 0)} | {_fmt(row.get('ratio'))}"
+            f" ({_fmt(row.get('cpu_ratio'))}) | {_fmt(vt.get('seconds'))} |"
         )
+    pdfs = results.get("pdf_batch")
+    if pdfs:
+        lines += [
+            "",
+            "| PDFs through the service (2 workers) | pages | seconds | floor s | ratio |",
+            "|---|---|---|---|---|",
+            f"| {', '.join(pdfs['inputs'])} | {pdfs['pages']} | {_fmt(pdfs['seconds'])}"
+            f" | {_fmt(pdfs['floor_seconds'])} | {_fmt(pdfs.get('ratio'))} |",
+        ]
+    long = results.get("long_document")
+    if long:
+        lines += [
+            "",
+            "| long PDF | pages | 1 worker s | 2 workers s | ratio |",
+            "|---|---|---|---|---|",
+            f"| {long['input']} | {long['pages']} | {_fmt(long['one_seconds'])}"
+            f" | {_fmt(long['two_seconds'])} | {_fmt(long['ratio'])} |",
+        ]
     tp = results.get("throughput")
     if tp:
         lines += [
             "",
-            "| batch | 1 worker docs/s | 2 workers docs/s | scaling |",
-            "|---|---|---|---|",
+            "| batch | floor docs/s | 1 worker docs/s | 2 workers docs/s | 2 vs 1 | 2 vs floor |",
+            "|---|---|---|---|---|---|",
         ]
         lines.append(
-            f"| {tp['documents']} small images | {_fmt(tp['one']['docs_per_second'])}"
-            f" | {_fmt(tp['two']['docs_per_second'])} | {_fmt(tp['scaling'])}x |"
+            f"| {tp['documents']} small images | {_fmt(tp.get('floor_docs_per_second'))}"
+            f" | {_fmt(tp['one']['docs_per_second'])} | {_fmt(tp['two']['docs_per_second'])}"
+            f" | {_fmt(tp['scaling'])}x | {_fmt(tp.get('floor_ratio'))}x |"
         )
     api = results.get("api")
     if api:

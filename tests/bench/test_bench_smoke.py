@@ -43,7 +43,7 @@ def test_small_batch_is_mixed_and_distinct(tmp_path: Path) -> None:
 
 
 def test_report_writes_targets_and_a_table(tmp_path: Path) -> None:
-    tool = {"tool": "gs", "seconds": 2.0, "cpu_seconds": 1.9, "peak_mb": 40.0, "error": None}
+    floor = {"tool": "floor", "seconds": 2.0, "cpu_seconds": 1.9, "peak_mb": 40.0, "error": None}
     results = {
         "quick": True,
         "finished_at": "2026-01-01 00:00 UTC",
@@ -51,19 +51,35 @@ def test_report_writes_targets_and_a_table(tmp_path: Path) -> None:
         "conversion": [
             {
                 "input": "a0-poster.pdf",
+                "pages": 1,
                 "output": "2476x3500",
-                "pagemill": {**tool, "tool": "pagemill", "seconds": 2.2, "peak_mb": 250.0},
-                "fastest": tool,
-                "raw": [tool, {"tool": "convert", "error": "stopped after 10s"}],
+                "pagemill": {**floor, "tool": "pagemill", "seconds": 2.2, "peak_mb": 250.0},
+                "floor": floor,
                 "ratio": 1.1,
                 "cpu_ratio": 1.05,
             }
         ],
+        "pdf_batch": {
+            "inputs": ["a0-poster.pdf"],
+            "pages": 1,
+            "seconds": 1.5,
+            "floor_seconds": 2.0,
+            "ratio": 0.75,
+        },
+        "long_document": {
+            "input": "long.pdf",
+            "pages": 300,
+            "one_seconds": 10.0,
+            "two_seconds": 7.0,
+            "ratio": 0.7,
+        },
         "throughput": {
             "documents": 4,
+            "floor_docs_per_second": 1.0,
             "one": {"docs_per_second": 1.0},
             "two": {"docs_per_second": 1.9},
             "scaling": 1.9,
+            "floor_ratio": 1.9,
         },
         "api": {
             "tool": "wrk",
@@ -86,12 +102,14 @@ def test_report_writes_targets_and_a_table(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "results.json").read_text())
     met = {t["name"]: t["met"] for t in written["targets"]}
     assert met == {
-        "time a0-poster.pdf": True,
+        "engine a0-poster.pdf": True,
         "peak RSS a0-poster.pdf": False,
-        "2 workers vs 1": True,
-        "status query vs bare": False,
+        "PDFs via service, 2 workers": True,
+        "images, 2 workers vs floor": True,
+        "images, 2 workers vs 1": True,
+        "long.pdf, 2 workers vs 1": False,
+        "status poll vs bare": False,
         "PAGE_DONE p99 at 10 subscribers": False,
     }
     assert all({"name", "value", "limit", "unit", "met"} <= set(t) for t in written["targets"])
-    assert "| a0-poster.pdf | 2476x3500 |" in table
-    assert "convert: stopped after 10s" in table
+    assert "| a0-poster.pdf | 1 | 2476x3500 |" in table
