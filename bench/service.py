@@ -126,3 +126,22 @@ async def _api(
     running: Cluster, upload_id: str, quick: bool, out: dict[str, Any], log: Log
 ) -> None:
     """The status query against the bare endpoint into out["api"]."""
+    from bench.api import CONCURRENCY, status_load
+
+    log("api: upload(id) status query against the bare endpoint")
+    try:
+        api = await status_load(running, upload_id, 2 if quick else 4, 2 if quick else 4, log)
+    except Exception as exc:  # keep what was measured; say what failed
+        out["errors"] = [f"api: {exc!r}"[:2000]]
+        return
+    (g_rps, g50, g99), (b_rps, b50, b99) = api.summary("graphql"), api.summary("bare")
+    out["api"] = {
+        "tool": api.tool,
+        "concurrency": CONCURRENCY,
+        "pages": api.pages,
+        "graphql": {"rps": g_rps, "p50_ms": g50, "p99_ms": g99},
+        "bare": {"rps": b_rps, "p50_ms": b50, "p99_ms": b99},
+        "share_percent": 100 * api.share(),
+        "method": "median over rounds of graphql/bare requests/s, each round both back to back",
+        "errors": sum(r.errors for r in api.rounds),
+    }
