@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.inputs import Input
-from bench.warm import PROJECT
-from bench.warm import child_argv, child_env, child_job
+from bench.warm import PROJECT, child_argv, child_env, child_job
 
 TOP = 8
 
