@@ -123,6 +123,7 @@ class Document(Model):
 
     upload_id: object
     pages: fields.ReverseRelation[Page]
+    ranges: fields.ReverseRelation[DocumentRange]
 
     class Meta:
         table = "document"
@@ -146,6 +147,30 @@ class Page(Model):
     class Meta:
         table = "page"
         unique_together = (("document", "number"),)
+
+
+class DocumentRange(Model):
+    """Pages first..last of a big PDF, converted as a task of its own under its own lease."""
+
+    id = fields.UUIDField(primary_key=True)
+    document: fields.ForeignKeyRelation[Document] = fields.ForeignKeyField(
+        "models.Document", related_name="ranges", on_delete=fields.CASCADE
+    )
+    first_page = fields.IntField()
+    last_page = fields.IntField()
+    status = fields.CharEnumField(Status, max_length=16, default=Status.PENDING, db_index=True)
+    error_code = fields.CharEnumField(ErrorCode, max_length=32, null=True)
+    error_message = fields.TextField(null=True)
+    attempts = fields.IntField(default=0)
+    lease_owner = fields.CharField(max_length=128, null=True)
+    lease_expires = fields.DatetimeField(null=True, db_index=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    document_id: object
+
+    class Meta:
+        table = "document_range"
+        unique_together = (("document", "first_page"),)
 
 
 class Event(Model):

@@ -10,6 +10,7 @@ from tasks.broker import broker
 
 # Stable names: queued messages carry them, so they never change when code moves.
 CONVERT_DOCUMENT = "documents.convert"
+CONVERT_RANGE = "documents.convert_range"
 ARCHIVE_UPLOAD = "uploads.archive"
 DELIVER_WEBHOOK = "webhooks.deliver"
 

@@ -42,8 +42,11 @@ def convert(
     skip: Callable[[int], bool],
     on_count: Callable[[int], None],
     on_page: Callable[[PageResult], None],
+    first: int = 1,
+    last: int | None = None,
 ) -> int:
-    """Renders source into pages_dir/0001.png...; returns the page count."""
+    """Renders source into pages_dir/0001.png...; returns the page count. A PDF renders only
+    its pages first..last (last None: to the end; last 0: none, it is only counted)."""
     with source.open("rb") as handle:
         sniffed = sniff(handle.read(PDF_SNIFF_BYTES))
     if sniffed not in ("pdf", "png", "jpeg"):
@@ -52,7 +55,7 @@ def convert(
     for stale in pages_dir.glob("*.tmp"):  # left by a killed attempt
         stale.unlink(missing_ok=True)
     if sniffed == "pdf":
-        return convert_pdf(source, pages_dir, limits, skip, on_count, on_page)
+        return convert_pdf(source, pages_dir, limits, skip, on_count, on_page, (first, last))
     on_count(1)
     if not (skip(1) and page_path(pages_dir, 1).exists()):
         on_page(convert_image(source, sniffed, pages_dir, limits))

@@ -26,8 +26,10 @@ def convert_pdf(
     skip: Callable[[int], bool],
     on_count: Callable[[int], None],
     on_page: Callable[[PageResult], None],
+    pages: tuple[int, int | None] = (1, None),
 ) -> int:
-    """Renders the PDF's pages not skipped into pages_dir; returns the page count."""
+    """Renders the PDF's pages first..last (`pages`) not skipped into pages_dir; returns the
+    page count. Damage after `last` is not this call's to report."""
     # pikepdf loads only here: the conversion child sets its limits before that.
     from tasks.engine.pdfinfo import PasswordRequired, UnreadablePdf, open_pdf
 
@@ -40,13 +42,14 @@ def convert_pdf(
     except UnreadablePdf as exc:
         raise ConversionError("CORRUPT_FILE", f"unreadable PDF: {exc}") from exc
     on_count(count)
+    first, last = pages[0], count if pages[1] is None else pages[1]
     todo = [
         n
-        for n in range(1, len(table.sizes) + 1)
+        for n in range(first, min(len(table.sizes), last) + 1)
         if not (skip(n) and page_path(pages_dir, n).exists())
     ]
     _render(source, todo, table, pages_dir, limits, on_page)
-    if table.unreadable is not None:
+    if table.unreadable is not None and table.unreadable <= last:
         raise ConversionError(
             "CORRUPT_FILE",
             f"page {table.unreadable} of {count} is unreadable: {len(table.sizes)} rendered",

@@ -17,9 +17,10 @@ from tasks.runtime.state import current
 from tasks.service import webhook_delivery, webhooks
 from tasks.service.archive import build_archive
 from tasks.service.process import process_document
+from tasks.service.range_process import process_range
 from tasks.storage import open_storage
 
-__all__ = ["archive_upload", "broker", "convert_document", "deliver_webhook"]
+__all__ = ["archive_upload", "broker", "convert_document", "convert_range", "deliver_webhook"]
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,21 @@ async def convert_document(document_id: str) -> None:
             # The message is consumed: queue the document again once the dependency is back.
             state.missed.add(UUID(document_id))
             logger.warning("document %s waits for the database or Redis: %r", document_id, exc)
+        finally:
+            state.running.pop(task, None)
+
+
+@broker.task(task_name=queue.CONVERT_RANGE)
+async def convert_range(range_id: str, document_id: str | None = None) -> None:
+    """Convert one page range of a big PDF (idempotent like convert_document)."""
+    settings = get_settings()
+    state = current()
+    async with _slot(settings):
+        task = asyncio.current_task()
+        assert task is not None  # noqa: S101 (always inside a task here)
+        state.running[task] = UUID(document_id or range_id)
+        try:
+            await process_range(UUID(range_id), settings, state.worker_id)
         finally:
             state.running.pop(task, None)
 

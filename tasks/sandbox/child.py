@@ -144,6 +144,8 @@ def run(job: dict[str, Any], out: IO[str], jobs: IO[str] | None = None) -> None:
             done.__contains__,
             lambda count: emit(event="count", pages=count),
             on_page,
+            job.get("first", 1),
+            job.get("last"),
         )
     except ConversionError as exc:
         # A library that could not write its output says why only in its message.

@@ -24,12 +24,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class ConversionJob:
-    """What to convert, and the pages already recorded (they are not rendered again)."""
+    """What to convert, and the pages already recorded (they are not rendered again). A PDF
+    renders only pages first..last (last None: to the end; 0: none, only counted)."""
 
     source: Path
     kind: str
     pages_dir: Path
     done_pages: list[int] = field(default_factory=list)
+    first: int = 1
+    last: int | None = None
 
 
 class LeaseExpired(Exception):
@@ -85,6 +88,8 @@ def job_payload(job: ConversionJob, settings: Settings) -> dict[str, Any]:
         "kind": job.kind,
         "pages_dir": str(job.pages_dir.resolve()),
         "done_pages": sorted(job.done_pages),
+        "first": job.first,
+        "last": job.last,
         "limits": asdict(limits_from_settings(settings)),
     }
 

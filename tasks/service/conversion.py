@@ -7,7 +7,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 from uuid import UUID
 
 from models.upload import Document, ErrorCode, Status
@@ -28,43 +29,91 @@ logger = logging.getLogger(__name__)
 WATCH_SECONDS = 1.0  # how soon a cancel or a lost lease stops a running conversion
 
 
+class Lease(Protocol):
+    """What a conversion runs under: a whole document's lease, or one range's."""
+
+    @property
+    def document_id(self) -> UUID:
+        """The document converted."""
+
+    @property
+    def upload_id(self) -> UUID:
+        """The document's upload."""
+
+    async def held(self, *, renew: bool) -> bool:
+        """Still ours (renewing the lease when asked); False once cancelled or taken over."""
+
+    async def counted(self, count: int) -> None:
+        """The conversion knows the document's page count."""
+
+    async def keep(self, page: PageResult, path: str, page_count: int | None) -> bool:
+        """Record and announce a stored page; False when no longer ours."""
+
+
+@dataclass
+class DocumentLease:
+    """A whole document converted by one task under the document's own lease."""
+
+    document_id: UUID
+    upload_id: UUID
+    owner: str
+    settings: Settings
+
+    async def held(self, *, renew: bool) -> bool:
+        """Still ours (renewing the lease when asked)."""
+        if renew:
+            return await documents.renew_lease(self.document_id, self.owner, self.settings)
+        return await Document.exists(
+            id=self.document_id, lease_owner=self.owner, status=Status.IN_PROGRESS
+        )
+
+    async def counted(self, count: int) -> None:
+        """Record the page count on the document."""
+        await documents.set_page_count(self.document_id, self.owner, count)
+
+    async def keep(self, page: PageResult, path: str, page_count: int | None) -> bool:
+        """Record and announce a page under the document's lease."""
+        return await keep_page(
+            self.document_id, self.owner, self.settings, upload_id=self.upload_id,
+            page_count=page_count, page=page, path=path,
+        )  # fmt: skip
+
+
 async def supervised(
     job: ConversionJob,
-    document_id: UUID,
-    upload_id: UUID,
-    owner: str,
+    lease: Lease,
     settings: Settings,
     storage: ObjectStore,
+    after_count: Callable[[int], Awaitable[None]] | None = None,
 ) -> ConversionOutcome | None:
     """Runs the job while the lease is ours; None when it stopped being ours."""
     lost = asyncio.Event()
     counted: list[int] = []
-    lease = LocalLease(settings.lease_seconds)
+    clock = LocalLease(settings.lease_seconds)
+    document_id = lease.document_id
 
     async def on_count(count: int) -> None:
         counted.append(count)
-        await documents.set_page_count(document_id, owner, count)
+        await lease.counted(count)
+        if after_count is not None:
+            await after_count(count)
 
     async def on_page(page: PageResult) -> None:
         page_count = counted[-1] if counted else None
         # Stored under its final key before it is recorded: a recorded page is always there.
-        path = keys.page_key(upload_id, document_id, page.number)
+        path = keys.page_key(lease.upload_id, document_id, page.number)
         await storage.store_file(path, page.path)
-        asked = lease.asking()
-        kept = await keep_page(
-            document_id, owner, settings, upload_id=upload_id, page_count=page_count,
-            page=page, path=path,
-        )  # fmt: skip
-        if not kept:
+        asked = clock.asking()
+        if not await lease.keep(page, path, page_count):
             lost.set()
             run.cancel()  # delivered at the runner's next await; it kills the child
         else:
-            lease.renewed(asked)
+            clock.renewed(asked)
 
     run = asyncio.create_task(
-        run_job(job, settings=settings, on_count=on_count, on_page=on_page, held=lease.held)
+        run_job(job, settings=settings, on_count=on_count, on_page=on_page, held=clock.held)
     )
-    watch = asyncio.create_task(_watch(document_id, owner, settings, run, lost, lease))
+    watch = asyncio.create_task(_watch(lease, settings, run, lost, clock))
     try:
         return await run
     except LeaseExpired:
@@ -109,36 +158,27 @@ async def run_job(
 
 
 async def _watch(
-    document_id: UUID,
-    owner: str,
-    settings: Settings,
-    run: asyncio.Task[Any],
-    lost: asyncio.Event,
-    lease: LocalLease,
+    lease: Lease, settings: Settings, run: asyncio.Task[Any], lost: asyncio.Event, clock: LocalLease
 ) -> None:
     # Polls the row: catches a cancel quickly and renews the lease every third of its length.
     loop = asyncio.get_running_loop()
     renew_at = loop.time() + settings.lease_seconds / 3
     while not run.done():
         await asyncio.sleep(WATCH_SECONDS)
-        if not lease.held():  # woken after the lease ran out (the process was stopped)
+        if not clock.held():  # woken after the lease ran out (the process was stopped)
             lost.set()
             run.cancel()  # the runner kills the child at its next await
             return
-        if loop.time() >= renew_at:
-            asked = lease.asking()
-            held = await documents.renew_lease(document_id, owner, settings)
-            if held:
-                lease.renewed(asked)
+        renew = loop.time() >= renew_at
+        asked = clock.asking()
+        if renew:
             renew_at = loop.time() + settings.lease_seconds / 3
-        else:
-            held = await Document.exists(
-                id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-            )
-        if not held:
+        if not await lease.held(renew=renew):
             lost.set()
             run.cancel()
             return
+        if renew:
+            clock.renewed(asked)
 
 
 class LocalLease:

@@ -53,7 +53,7 @@ async def start_document(
         doc = await Document.get(id=document_id)
         if doc.attempts > settings.max_attempts:
             # Its earlier runs took their worker down with them (no outcome was recorded).
-            return None, await _fail(doc, ErrorCode.WORKER_CRASHED, _crash_message(doc))
+            return None, await fail(doc, ErrorCode.WORKER_CRASHED, _crash_message(doc))
         await Document.filter(id=document_id, started_at__isnull=True).update(started_at=now())
         await Upload.filter(id=doc.upload_id, status=Status.PENDING).update(
             status=Status.IN_PROGRESS
@@ -113,33 +113,43 @@ async def record_page(
         ).update(lease_expires=_lease_until(settings))
         if not held:
             raise LeaseLost(str(document_id))
-        number, width, height, size_bytes = page.number, page.width, page.height, page.size_bytes
-        if await Page.exists(document_id=document_id, number=number):
-            return []
-        row = await Page.create(
-            document_id=document_id,
-            number=number,
-            width=width,
-            height=height,
-            path=path,
-            size_bytes=size_bytes,
+        return await store_page(
+            document_id, upload_id=upload_id, page_count=page_count, page=page, path=path
         )
-        event = await append_event(
-            upload_id,
-            EventKind.PAGE_DONE,
-            document_id=str(document_id),
-            document_status=Status.IN_PROGRESS.value,
-            pages_done=await document_progress(document_id),
-            page_count=page_count,
-            page={
-                "id": str(row.id),
-                "number": number,
-                "width": width,
-                "height": height,
-                "path": path,
-                "size_bytes": size_bytes,
-            },
-        )
+
+
+async def store_page(
+    document_id: UUID, *, upload_id: UUID, page_count: int | None, page: PageResult, path: str
+) -> Events:
+    """The page row and its PAGE_DONE event (none if already recorded); call inside the
+    transaction that checked the lease."""
+    number, width, height, size_bytes = page.number, page.width, page.height, page.size_bytes
+    if await Page.exists(document_id=document_id, number=number):
+        return []
+    row = await Page.create(
+        document_id=document_id,
+        number=number,
+        width=width,
+        height=height,
+        path=path,
+        size_bytes=size_bytes,
+    )
+    event = await append_event(
+        upload_id,
+        EventKind.PAGE_DONE,
+        document_id=str(document_id),
+        document_status=Status.IN_PROGRESS.value,
+        pages_done=await document_progress(document_id),
+        page_count=page_count,
+        page={
+            "id": str(row.id),
+            "number": number,
+            "width": width,
+            "height": height,
+            "path": path,
+            "size_bytes": size_bytes,
+        },
+    )
     return [event]
 
 
@@ -154,7 +164,7 @@ async def finish_document(
         if doc is None:
             return [], False
         if finish.error_code is None:
-            return await _complete(doc, finish.page_count), False
+            return await complete(doc, finish.page_count), False
         if finish.retriable and doc.attempts < settings.max_attempts:
             await Document.filter(id=doc.id).update(
                 status=Status.PENDING,
@@ -167,10 +177,11 @@ async def finish_document(
         if finish.page_count is not None:
             doc.page_count = finish.page_count
         code = ErrorCode(finish.error_code)
-        return await _fail(doc, code, finish.error_message or code.value), False
+        return await fail(doc, code, finish.error_message or code.value), False
 
 
-async def _complete(doc: Document, page_count: int | None) -> Events:
+async def complete(doc: Document, page_count: int | None) -> Events:
+    """Mark the document COMPLETED (the caller holds it) and return its DOCUMENT_DONE."""
     pages_done = await document_progress(doc.id)
     count = page_count if page_count is not None else pages_done
     await Document.filter(id=doc.id).update(
@@ -193,7 +204,8 @@ async def _complete(doc: Document, page_count: int | None) -> Events:
     return [event]
 
 
-async def _fail(doc: Document, code: ErrorCode, message: str) -> Events:
+async def fail(doc: Document, code: ErrorCode, message: str) -> Events:
+    """Mark the document FAILED (the caller holds it) and return its DOCUMENT_FAILED."""
     await Document.filter(id=doc.id).update(
         status=Status.FAILED,
         page_count=doc.page_count,

@@ -14,8 +14,8 @@ from tasks import logs
 from tasks.engine import office
 from tasks.engine.kinds import CONVERTIBLE, OFFICE_KINDS, sniff_path
 from tasks.sandbox.runner import ConversionJob, ConversionOutcome
-from tasks.service import control, dedupe, documents
-from tasks.service.conversion import supervised
+from tasks.service import control, dedupe, documents, ranges
+from tasks.service.conversion import DocumentLease, supervised
 from tasks.service.enqueue import enqueue_documents, kick
 from tasks.service.notify import publish
 from tasks.service.uploads import finish_upload
@@ -69,6 +69,15 @@ async def process_document(
 async def _finish(
     document_id: UUID, upload_id: UUID, owner: str, finish: ConversionOutcome, settings: Settings
 ) -> None:
+    handed = None
+    if finish.page_count is not None and len(ranges.plan(finish.page_count, settings)) > 1:
+        handed = await ranges.finish_first(document_id, owner, finish, settings)
+    if handed is not None:  # the document ends with its last range: maybe this one
+        await publish(upload_id, handed)
+        logger.info("first range of document %s ended: %s", document_id, finish.error_code)
+        if handed:
+            await finish_upload(upload_id)
+        return
     events, retry = await documents.finish_document(document_id, owner, finish, settings)
     await publish(upload_id, events)
     logger.info(
@@ -125,7 +134,17 @@ async def _convert_in(
         return _failed(ErrorCode.UNSUPPORTED_FORMAT, "not a PDF, image or office document")
     done = [int(row["number"]) for row in await Page.filter(document_id=doc.id).values("number")]
     job = ConversionJob(source=source, kind=kind, pages_dir=work / "pages", done_pages=sorted(done))
-    finish = await supervised(job, doc.id, upload_id, owner, settings, storage)
+    lease = DocumentLease(doc.id, upload_id, owner, settings)
+
+    async def split(count: int) -> None:
+        # A big PDF: this task converts the first range, every free worker the others.
+        await ranges.kick(doc.id, await ranges.split(doc.id, owner, count, settings))
+
+    if kind == "pdf" and settings.range_pages > 0:
+        job.last = settings.range_threshold
+        finish = await supervised(job, lease, settings, storage, after_count=split)
+    else:
+        finish = await supervised(job, lease, settings, storage)
     rendition = office.rendition_path(job.pages_dir)
     if finish is not None and kind in OFFICE_KINDS and rendition.is_file():
         key = keys.document_prefix(upload_id, doc.id) + rendition.name

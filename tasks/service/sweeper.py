@@ -9,9 +9,9 @@ from uuid import UUID
 
 from tortoise.expressions import Q
 
-from models.upload import Document, Status
+from models.upload import Document, DocumentRange, Status
 from settings import Settings
-from tasks.service import control
+from tasks.service import control, ranges
 from tasks.service.documents import now
 from tasks.service.enqueue import kick, pending_grace
 
@@ -32,6 +32,8 @@ async def sweep(settings: Settings, *, pending_after: float | None = None) -> li
     if claimed:
         logger.info("sweeper queues %d documents again", len(claimed))
         await kick(claimed)
+    for document_id, range_id in await _stalled_ranges(settings, forced=pending_after is not None):
+        await ranges.kick(document_id, [range_id])
     await control.prune_workers(settings)
     return claimed
 
@@ -76,4 +78,24 @@ async def _forgotten(settings: Settings, pending_after: float | None) -> list[UU
             )
             if won:
                 claimed.append(document_id)
+    return claimed
+
+
+async def _stalled_ranges(settings: Settings, *, forced: bool) -> list[tuple[UUID, UUID]]:
+    # A range whose worker died (its lease expired), or whose message was lost or whose
+    # worker gave it back: queued again alone; the pages it recorded stay recorded.
+    moment = now()
+    until = moment + timedelta(seconds=pending_grace(settings))
+    overdue = Q(status=Status.PENDING, lease_expires__lt=until if forced else moment)
+    expired = Q(status=Status.IN_PROGRESS, lease_expires__lt=moment)
+    rows = await DocumentRange.filter(overdue | expired).limit(BATCH).values("id", "document_id")
+    claimed: list[tuple[UUID, UUID]] = []
+    for row in rows:
+        # The claim re-checks the condition; the new mark makes it false for other sweepers.
+        won = await DocumentRange.filter(overdue | expired, id=row["id"]).update(
+            status=Status.PENDING, lease_owner=None, lease_expires=until
+        )
+        if won:
+            logger.warning("range %s of document %s queued again", row["id"], row["document_id"])
+            claimed.append((UUID(str(row["document_id"])), UUID(str(row["id"]))))
     return claimed

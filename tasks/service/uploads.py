@@ -9,7 +9,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from models.progress import append_event, document_progress, upload_totals
-from models.upload import TERMINAL, Document, ErrorCode, EventKind, Status, Upload
+from models.upload import TERMINAL, Document, DocumentRange, ErrorCode, EventKind, Status, Upload
 from tasks import queue
 from tasks.service import enqueue, webhooks
 from tasks.service.documents import ACTIVE, Events, now
@@ -69,7 +69,11 @@ async def cancel_upload(upload_id: UUID) -> Events:
             .only("id")  # values() would drop the FOR UPDATE
         )
         events: Events = []
-        for document_id in (UUID(str(row.id)) for row in rows):
+        ids = [UUID(str(row.id)) for row in rows]
+        await DocumentRange.filter(document_id__in=ids, status__in=ACTIVE).update(
+            status=Status.CANCELLED, lease_owner=None, lease_expires=None, finished_at=now()
+        )
+        for document_id in ids:
             await Document.filter(id=document_id).update(
                 status=Status.CANCELLED,
                 error_code=ErrorCode.CANCELLED,
@@ -102,6 +106,8 @@ async def retry_document(document_id: UUID) -> bool:
         if doc is None:
             return False
         upload = await Upload.get(id=doc.upload_id)
+        # Its pages recorded are kept; a new run splits what is left again.
+        await DocumentRange.filter(document_id=document_id).delete()
         await Document.filter(id=document_id).update(
             status=Status.PENDING,
             attempts=0,

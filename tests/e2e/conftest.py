@@ -58,9 +58,10 @@ def distributed(
     e2e_pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     """API + two `pagemill worker` processes in Redis/PostgreSQL mode, migrated with
-    `pagemill migrate`."""
+    `pagemill migrate`; PDFs of more than 8 pages are converted as ranges of 8."""
     root = tmp_path_factory.mktemp("distributed")
-    with _redis_cluster(root, REDIS_TEST_URL, e2e_pg_url, "e2e", workers=2) as cluster:
+    ranges = {"PAGEMILL_RANGE_PAGES": "8", "PAGEMILL_RANGE_THRESHOLD": "8"}
+    with _redis_cluster(root, REDIS_TEST_URL, e2e_pg_url, "e2e", workers=2, **ranges) as cluster:
         yield cluster
 
 
