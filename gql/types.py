@@ -161,6 +161,13 @@ class Document(Node):
         )
 
 
+@strawberry.type(description="A zip entry that was archiver or system metadata, not a document.")
+class SkippedEntry:
+    archive: str = strawberry.field(description="The uploaded zip it was in")
+    filename: str = strawberry.field(description="Its path inside the zip")
+    reason: str = strawberry.field(description="What it is (a resource fork, a folder entry...)")
+
+
 @strawberry.type(description="One createUpload call: its documents and overall status.")
 class Upload(Node):
     id: strawberry.ID
@@ -171,6 +178,9 @@ class Upload(Node):
     sequence: int = strawberry.field(description="Sequence number of the latest event")
     archive_url: str | None = strawberry.field(
         description="Zip of all pages with manifest.json; null until the upload is terminal"
+    )
+    skipped_entries: list[SkippedEntry] = strawberry.field(
+        description="Zip entries skipped as archiver or system metadata (never documents)"
     )
 
     @strawberry.field(description="Documents in upload order")
@@ -207,4 +217,5 @@ class Upload(Node):
             document_count=row.document_count,
             sequence=row.sequence,
             archive_url=archive,
+            skipped_entries=[SkippedEntry(**entry) for entry in row.skipped_entries or []],
         )

@@ -17,7 +17,7 @@ from tests.fixtures.zips import (
     zeros_bomb,
 )
 from tests.gql.conftest import make_app
-from tests.gql.support import create, jpeg, pdf, png
+from tests.gql.support import create, data, jpeg, pdf, png
 
 
 def app_client(**settings: object) -> httpx.AsyncClient:
@@ -49,6 +49,13 @@ async def test_finder_metadata_is_skipped_listed_and_not_counted(db: str) -> Non
     }
     assert {e["archive"] for e in skipped.values()} == {"Photos.zip"}
     assert skipped["Photos/.DS_Store"]["reason"].startswith("macOS Finder folder settings")
+    async with app_client() as client:
+        listed = await data(
+            client,
+            "query($id: ID!) { upload(id: $id) { skippedEntries { archive filename reason } } }",
+            {"id": created["id"]},
+        )
+    assert listed["upload"]["skippedEntries"] == row.skipped_entries
 
 
 async def test_names_from_every_archiver_keep_their_folders(client: httpx.AsyncClient) -> None:
