@@ -87,6 +87,15 @@ def rejections() -> Iterator[None]:
         raise kind.get(exc.code, BadUserInput)(exc.message) from None
 
 
+SHOWN = 64  # characters of a client's value echoed back in a message
+
+
+def shown(value: object) -> str:
+    """A client's value as messages quote it: repr, cut to SHOWN characters."""
+    text = repr(value) if isinstance(value, str) else repr(str(value))
+    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(str(value))} characters)"
+
+
 def error_body(message: str, code: str) -> dict[str, Any]:
     """A GraphQL response body carrying one typed error (for refusals outside execution)."""
     return {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}

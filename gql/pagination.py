@@ -13,7 +13,7 @@ from tortoise.expressions import Q
 from tortoise.queryset import QuerySet
 
 from gql.context import Context
-from gql.errors import BadUserInput
+from gql.errors import BadUserInput, shown
 from gql.types import Upload
 from models import upload as m
 
@@ -58,7 +58,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         created, _, ident = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
         return datetime.fromisoformat(created), UUID(ident)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise BadUserInput(f"Malformed cursor: {cursor!r}") from None
+        raise BadUserInput(f"Malformed cursor: {shown(cursor)}") from None
 
 
 def _older(cursor: str) -> Q:

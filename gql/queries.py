@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from gql.context import Context
-from gql.errors import BadUserInput, Forbidden
+from gql.errors import BadUserInput, Forbidden, shown
 from gql.loaders import prefetch
 from gql.node import Node
 from gql.pagination import MAX_PAGE_SIZE, UploadConnection, upload_connection
@@ -25,7 +25,7 @@ def parse_id(value: str, what: str = "id") -> UUID:
     try:
         return UUID(str(value))
     except ValueError:
-        raise BadUserInput(f"Malformed {what}: {value!r}") from None
+        raise BadUserInput(f"Malformed {what}: {shown(value)}") from None
 
 
 async def find_document(key: UUID, context: Context) -> Document | None:

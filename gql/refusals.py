@@ -66,3 +66,16 @@ def check_batch(operations: list[Any], limit: int) -> None:
         raise Refusal(400, message, BATCH_TOO_LARGE)
     if not all(isinstance(operation, dict) for operation in operations):
         raise Refusal(400, "Every operation of a batch must be a JSON object", BAD_REQUEST)
+
+
+def subscribe_problem(payload: object) -> str | None:
+    """What is wrong with a WebSocket `subscribe` payload's shape; None when it is sound."""
+    if not isinstance(payload, dict):
+        return "The subscribe message's payload must be an object"
+    expected = {"query": str, "variables": dict, "operationName": str, "extensions": dict}
+    for name, kind in expected.items():
+        value = payload.get(name)
+        if (value is None and name != "query") or isinstance(value, kind):
+            continue
+        return f"The subscribe payload's `{name}` must be a {'string' if kind is str else 'object'}"
+    return None

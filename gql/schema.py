@@ -24,12 +24,21 @@ from settings import Settings, get_settings
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 
+
 # The multipart spec's "Upload", named `File` in pagemill's contract.
+def _file_part(value: object) -> UploadFile:
+    # Only the multipart request's file parts are files: a string or object sent in the
+    # variable is the client's mistake, reported as an invalid variable.
+    if not isinstance(value, UploadFile):
+        raise ValueError("expected a file part of the multipart request (see its `map`)")
+    return value
+
+
 File = strawberry.scalar(
     name="File",
     description="A file part of a multipart request (GraphQL multipart request spec).",
     serialize=lambda v: v,
-    parse_value=lambda v: v,
+    parse_value=_file_part,
 )
 
 

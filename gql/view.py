@@ -7,11 +7,13 @@ still runs inside the app, behind the same middleware (RequestGuard) and lifespa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import strawberry
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -27,14 +29,20 @@ from strawberry.types.unset import UNSET
 from gql.context import Context
 from gql.cors import refused_origin_reason
 from gql.encoding import Encoded, encoded_off_loop
-from gql.errors import RETRY_AFTER_SECONDS, STATUS_OF_FAILURE, ApiError
+from gql.errors import (
+    BAD_REQUEST,
+    RETRY_AFTER_SECONDS,
+    STATUS_OF_FAILURE,
+    ApiError,
+    count_rejection,
+)
 from gql.internals import TransportWSHandler
 from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
 from gql.pollcache import PollCache
 from gql.principals import principal_of
 from gql.problems import STATUS_OF
-from gql.refusals import Refusal, check_batch, response
+from gql.refusals import Refusal, check_batch, response, subscribe_problem
 from gql.security import init_token
 from settings import Settings
 
@@ -47,10 +55,27 @@ class MultipartTransport(MultipartSubscriptionTransport):
         return allowed
 
 
+class CheckedWSHandler(TransportWSHandler):
+    """graphql-transport-ws refusing a malformed subscribe payload with a typed `error`
+    message: strawberry takes its members as they come, and a `query` of 5 failed deep in
+    parsing, a server error."""
+
+    async def handle_subscribe(self, message: Any) -> None:
+        problem = subscribe_problem(message.get("payload"))
+        if problem is None:
+            await super().handle_subscribe(message)
+            return
+        count_rejection(BAD_REQUEST)
+        error = GraphQLError(problem, extensions={"code": BAD_REQUEST})
+        await self.send_message(
+            {"id": message["id"], "type": "error", "payload": [error.formatted]}
+        )
+
+
 class GraphQLView(GraphQL[Context, None]):
     """strawberry's ASGI GraphQL view with pagemill's context and fan-out handler."""
 
-    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_transport_ws_handler_class = CheckedWSHandler
     stream_transport_classes_by_protocol = {
         **BaseView.stream_transport_classes_by_protocol,
         MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartTransport,
@@ -111,6 +136,14 @@ class GraphQLView(GraphQL[Context, None]):
 
     def encode_json(self, data: object) -> str | bytes:
         return data.body if isinstance(data, Encoded) else self._encode(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return super().decode_json(data)
+        except RecursionError:
+            # JSON nested past Python's recursion limit: a client's malformed body (or
+            # WebSocket message), refused like any other unparseable JSON.
+            raise json.JSONDecodeError("JSON nested too deeply", "", 0) from None
 
     def _encode(self, data: object) -> str | bytes:
         return super().encode_json(data)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import re
 import zipfile
 import zlib
 
@@ -20,10 +21,21 @@ ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, Value
               NotImplementedError, RuntimeError, zlib.error)  # fmt: skip
 
 
+# An absolute path with at least one directory (URLs and relative names do not match).
+ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"<>|/]+/)+([^\s'\"<>|/]*)")
+
+
+def without_paths(text: str) -> str:
+    """The message with every absolute path cut to its last part: clients see messages,
+    and the server's directories are none of their business."""
+    return ABSOLUTE_PATH.sub(lambda match: match.group(1) or "...", text)
+
+
 class ConversionError(Exception):
-    """A typed failure; `code` is one of ErrorCode's values."""
+    """A typed failure; `code` is one of ErrorCode's values; the message names no path."""
 
     def __init__(self, code: str, message: str) -> None:
+        message = without_paths(message)
         super().__init__(message)
         self.code = code
         self.message = message

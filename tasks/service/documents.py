@@ -12,6 +12,7 @@ from tortoise.transactions import in_transaction
 from models.progress import append_event, document_progress
 from models.upload import Document, ErrorCode, EventKind, Page, Status, Upload
 from settings import Settings
+from tasks.engine.errors import without_paths
 from tasks.engine.pages import PageResult
 from tasks.sandbox.runner import ConversionOutcome
 
@@ -171,7 +172,7 @@ async def finish_document(
                 lease_owner=None,
                 lease_expires=None,
                 error_code=finish.error_code,
-                error_message=finish.error_message,
+                error_message=without_paths(finish.error_message or ""),
             )
             return [], True
         if finish.page_count is not None:
@@ -210,7 +211,7 @@ async def fail(doc: Document, code: ErrorCode, message: str) -> Events:
         status=Status.FAILED,
         page_count=doc.page_count,
         error_code=code,
-        error_message=message,
+        error_message=without_paths(message),
         lease_owner=None,
         lease_expires=None,
         finished_at=now(),

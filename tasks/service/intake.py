@@ -17,6 +17,7 @@ from tortoise.transactions import in_transaction
 from models.progress import append_event
 from models.upload import Document, EventKind, Status, Upload
 from settings import Settings
+from tasks.engine.errors import without_paths
 from tasks.service.enqueue import enqueue_documents
 from tasks.service.errors import InvalidInput, RequestTooLarge, StorageFailed
 from tasks.service.files import Readable, discard, forget, place, plan_files, spool, tmp_dir
@@ -88,7 +89,8 @@ async def accept_upload(
     try:
         row = await create_upload(incoming, idempotency_key, storage, settings, hook)
     except StorageUnavailable as exc:
-        raise StorageFailed(f"{exc}; nothing was stored: send the upload again") from None
+        message = without_paths(str(exc))
+        raise StorageFailed(f"{message}; nothing was stored: send the upload again") from None
     if owner is not None and row.owner is None:
         await Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
         row.owner = owner
