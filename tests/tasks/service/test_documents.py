@@ -435,3 +435,27 @@ async def test_killed_conversion_is_retried_and_the_retry_completes(
     assert kinds == ["DOCUMENT_STARTED", "DOCUMENT_STARTED", "PAGE_DONE", "DOCUMENT_DONE"] + [
         "UPLOAD_DONE"
     ]
+
+
+async def test_a_conversion_on_an_unreachable_bucket_is_retried_and_the_retry_completes(
+    db: str, tmp_path: Path
+) -> None:
+    from tasks.broker import broker
+    from tasks.service.process import process_document
+    from tests.e2e.harness import free_port
+
+    outage = get_settings().model_copy(
+        update={"storage_url": "s3://gone", "s3_endpoint_url": f"http://127.0.0.1:{free_port()}"}
+    )
+    upload = await make_upload([make_pdf(tmp_path / "one.pdf", 1)])
+    (doc,) = await documents(upload)
+
+    await process_document(doc.id, outage)  # nothing stored: re-queued with the normal settings
+    await broker.wait_all()  # type: ignore[attr-defined]
+
+    stored = await Document.get(id=doc.id)
+    assert (stored.status, stored.attempts, stored.page_count) == (Status.COMPLETED, 2, 1)
+    kinds = [e["kind"] for e in await events_after(upload.id, 0)]
+    assert kinds == ["DOCUMENT_STARTED", "DOCUMENT_STARTED", "PAGE_DONE", "DOCUMENT_DONE"] + [
+        "UPLOAD_DONE"
+    ]
