@@ -20,6 +20,7 @@ from standardwebhooks.webhooks import Webhook
 MAX_URL_LENGTH = 2048
 MAX_ERROR_LENGTH = 300  # of a failure's description kept in the delivery log
 USER_AGENT = "pagemill-webhooks"
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052's well-known prefix
 
 
 class UnsafeUrl(ValueError):
@@ -71,11 +72,22 @@ def parse(url: str) -> Target:
 
 def is_public(address: str) -> bool:
     """True for a globally routable unicast address (not loopback, private, link-local,
-    multicast, reserved or unspecified; IPv4-mapped IPv6 is judged as its IPv4 address)."""
+    multicast, reserved or unspecified). An IPv6 address that carries an IPv4 one (mapped,
+    6to4, NAT64) is judged by the IPv4 address it leads to."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        ip = _carried_ipv4(ip) or ip
     return ip.is_global and not ip.is_multicast
+
+
+def _carried_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 async def resolve(target: Target, allow_private: bool) -> list[str]:

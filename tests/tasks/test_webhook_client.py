@@ -78,6 +78,12 @@ def test_urls_that_are_not_plain_http_are_refused(url: str) -> None:
         ("ff02::1", False),
         ("::ffff:127.0.0.1", False),
         ("::ffff:8.8.8.8", True),
+        ("2002:7f00:1::", False),
+        ("2002:808:808::", True),
+        ("64:ff9b::7f00:1", False),
+        ("64:ff9b::a00:1", False),
+        ("64:ff9b::808:808", True),
+        ("2001:db8::1", False),
     ],
 )
 def test_only_public_unicast_addresses_are_deliverable(address: str, public: bool) -> None:
