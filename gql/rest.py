@@ -28,6 +28,12 @@ from tasks.storage import ObjectStore
 PREFIX = "/api/v1"
 JobId = Annotated[UUID, Path(description="The job id (the upload's id in GraphQL)")]
 BINARY = {"type": "string", "format": "binary"}
+# What the form says a callback URL looks like, so generated clients and fuzzers send URLs; the
+# service still checks the scheme, the host and where it resolves.
+PORT_PATTERN = (
+    r"(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
+)
+CALLBACK_URL_PATTERN = rf"^(https?://[A-Za-z0-9.-]+(:{PORT_PATTERN})?(/[!-~]*)?)?$"
 
 
 class JobCreated(BaseModel):
@@ -91,14 +97,19 @@ def build_router(settings: Settings, storage: ObjectStore) -> APIRouter:
             str | None, Header(alias="Idempotency-Key", min_length=1, max_length=255)
         ] = None,
         callback_url: Annotated[
-            str | None,
-            Form(description="Receives the job's signed completion event (Standard Webhooks)"),
-        ] = None,
+            str,
+            Form(
+                description="Receives the job's signed completion event (Standard Webhooks)",
+                pattern=CALLBACK_URL_PATTERN,
+            ),
+        ] = "",
     ) -> JobCreated:
         principal = request_principal(request, settings)
         owner = principal.owner if principal else None
         with rejections():
-            hook = await webhooks.subscriber(callback_url, base_url_of(request, settings), settings)
+            hook = await webhooks.subscriber(
+                callback_url or None, base_url_of(request, settings), settings
+            )
             row = await intake.accept_upload(files, idempotency_key, storage, settings, owner, hook)
         return JobCreated(
             job_id=row.id, file_count=row.document_count, status_url=job_url(request, row.id)
