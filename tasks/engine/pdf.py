@@ -36,7 +36,8 @@ def convert_pdf(
     try:
         with open_pdf(source) as pdf:
             count = _checked_count(pdf, limits)
-            table = _page_table(pdf, count, limits)
+            # A range needs the pages up to its last only.
+            table = _page_table(pdf, count if pages[1] is None else min(count, pages[1]), limits)
     except PasswordRequired as exc:
         raise ConversionError("ENCRYPTED_PDF", "the PDF needs a password to open") from exc
     except UnreadablePdf as exc:

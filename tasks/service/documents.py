@@ -18,6 +18,8 @@ from tasks.sandbox.runner import ConversionOutcome
 
 Events = list[dict[str, Any]]
 ACTIVE = (Status.PENDING, Status.IN_PROGRESS)
+# Document.lease_owner while its page ranges convert: no single task holds the document.
+RANGED = "ranges"
 
 
 class LeaseLost(Exception):
@@ -41,7 +43,8 @@ async def start_document(
         taken = await Document.filter(
             Q(status=Status.PENDING)
             | Q(status=Status.IN_PROGRESS, lease_expires__lt=now())
-            | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True),
+            | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__isnull=True)
+            | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__not=RANGED),
             id=document_id,
         ).update(
             status=Status.IN_PROGRESS,

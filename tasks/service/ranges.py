@@ -15,11 +15,8 @@ from tasks import queue
 from tasks.engine.pages import PageResult
 from tasks.sandbox.runner import ConversionOutcome
 from tasks.service import documents
-from tasks.service.documents import ACTIVE, Events, LeaseLost, now
+from tasks.service.documents import ACTIVE, RANGED, Events, LeaseLost, now
 from tasks.service.enqueue import pending_grace
-
-# Document.lease_owner while its ranges convert: no single task holds the document.
-RANGED = "ranges"
 
 
 def plan(count: int, settings: Settings) -> list[tuple[int, int]]:

@@ -189,3 +189,18 @@ async def test_big_pdf_converts_as_ranges_with_every_page_once(
     storage = LocalStorage(split_by_four.storage_dir)
     pages = await Page.filter(document_id=doc.id)
     assert all(storage.resolve(page.path) for page in pages)
+
+
+async def test_a_document_handed_to_its_ranges_is_not_taken_again(
+    db: str, split_by_four: Settings
+) -> None:
+    doc, owner, _ = await split_document(split_by_four)
+    await ranges.finish_first(doc.id, owner, DONE, split_by_four)
+
+    taken, events = await leases.start_document(doc.id, "duplicate-delivery", split_by_four)
+
+    assert (taken, events) == (None, [])
+    stored = await Document.get(id=doc.id)
+    assert (stored.status, stored.lease_owner, stored.attempts) == (
+        Status.IN_PROGRESS, leases.RANGED, 1,
+    )  # fmt: skip
