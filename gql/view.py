@@ -13,7 +13,6 @@ from typing import Any
 
 import strawberry
 from cross_web import HTTPException
-from graphql import GraphQLError
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -30,20 +29,18 @@ from gql.context import Context
 from gql.cors import refused_origin_reason
 from gql.encoding import Encoded, encoded_off_loop
 from gql.errors import (
-    BAD_REQUEST,
     RETRY_AFTER_SECONDS,
     STATUS_OF_FAILURE,
     ApiError,
-    count_rejection,
 )
-from gql.internals import TransportWSHandler
 from gql.multipart import close_form, is_multipart, read_form
 from gql.pages import page
 from gql.pollcache import PollCache
 from gql.principals import principal_of
 from gql.problems import STATUS_OF
-from gql.refusals import Refusal, check_batch, response, subscribe_problem
+from gql.refusals import Refusal, check_batch, response
 from gql.security import init_token
+from gql.sockets import CheckedLegacyWSHandler, CheckedWSHandler
 from settings import Settings
 
 
@@ -55,27 +52,11 @@ class MultipartTransport(MultipartSubscriptionTransport):
         return allowed
 
 
-class CheckedWSHandler(TransportWSHandler):
-    """graphql-transport-ws refusing a malformed subscribe payload with a typed `error`
-    message: strawberry takes its members as they come, and a `query` of 5 failed deep in
-    parsing, a server error."""
-
-    async def handle_subscribe(self, message: Any) -> None:
-        problem = subscribe_problem(message.get("payload"))
-        if problem is None:
-            await super().handle_subscribe(message)
-            return
-        count_rejection(BAD_REQUEST)
-        error = GraphQLError(problem, extensions={"code": BAD_REQUEST})
-        await self.send_message(
-            {"id": message["id"], "type": "error", "payload": [error.formatted]}
-        )
-
-
 class GraphQLView(GraphQL[Context, None]):
     """strawberry's ASGI GraphQL view with pagemill's context and fan-out handler."""
 
     graphql_transport_ws_handler_class = CheckedWSHandler
+    graphql_ws_handler_class = CheckedLegacyWSHandler
     stream_transport_classes_by_protocol = {
         **BaseView.stream_transport_classes_by_protocol,
         MULTIPART_SUBSCRIPTION_PROTOCOL: MultipartTransport,
