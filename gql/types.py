@@ -47,9 +47,15 @@ def error_code_of(value: str | None) -> m.ErrorCode | None:
 class StoredFile:
     path: str
     url: str
-    size_bytes: int
     sha256: str | None = None
     content_type: str | None = None
+    known_size: strawberry.Private[int | None] = None  # None: asked of the store when selected
+
+    @strawberry.field
+    async def size_bytes(self, info: Info[Context, None]) -> int:
+        if self.known_size is not None:
+            return self.known_size
+        return await info.context.get_storage().size(self.path) or 0
 
 
 @strawberry.type(description="One rendered PNG page of a document.")
@@ -90,10 +96,11 @@ class Page(Node):
 def _rendition(row: m.Document, ctx: Context) -> StoredFile | None:
     if not row.pdf_path:
         return None
+    # A local file's size costs a stat; a bucket's a HEAD, made only when the field is selected.
     path = ctx.get_storage().local_path(row.pdf_path)
-    size = path.stat().st_size if path is not None else 0
+    size = path.stat().st_size if path is not None else None
     return StoredFile(
-        path=row.pdf_path, url=ctx.file_url(row.pdf_path), size_bytes=size,
+        path=row.pdf_path, url=ctx.file_url(row.pdf_path), known_size=size,
         content_type="application/pdf",
     )  # fmt: skip
 
@@ -146,7 +153,7 @@ class Document(Node):
             original=StoredFile(
                 path=row.original_path,
                 url=ctx.file_url(row.original_path),
-                size_bytes=row.size_bytes,
+                known_size=row.size_bytes,
                 sha256=row.sha256,
                 content_type=row.content_type,
             ),

@@ -7,13 +7,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
-from models.upload import Upload
+from models.upload import Document, Upload
+from settings import get_settings
+from tasks.storage import keys, open_storage
 from tests.e2e.harness import free_port
 from tests.gql.conftest import make_app
-from tests.gql.support import upload
+from tests.gql.support import data, upload
 from tests.s3server import S3Server
 
 
@@ -63,3 +66,23 @@ async def test_a_bucket_outage_refuses_the_upload_and_stores_nothing(
     assert await Upload.all().count() == before
     assert not list(tmp_path.glob("tmp/*"))  # the spooled request body is gone too
     assert ready.status_code == 503 and ready.json()["checks"]["storage"].startswith("error")
+
+
+async def test_a_pdf_rendition_in_the_bucket_reports_its_size(
+    db: str, s3_server: S3Server, s3_bucket: str, tmp_path: Path
+) -> None:
+    settings = {"storage_url": f"s3://{s3_bucket}/pdf", "s3_endpoint_url": s3_server.endpoint}
+    upload = await Upload.create(id=uuid4(), document_count=1)
+    doc_id = uuid4()
+    key = keys.document_prefix(upload.id, doc_id) + "document.pdf"
+    rendition = tmp_path / "document.pdf"
+    rendition.write_bytes(b"%PDF-1.4\n" + b"0" * 1000)
+    await open_storage(get_settings().model_copy(update=settings)).store_file(key, rendition)
+    await Document.create(
+        id=doc_id, upload=upload, index=0, filename="a.docx", sha256="0" * 64, size_bytes=10,
+        original_path=keys.original_key(upload.id, doc_id, "docx"), pdf_path=key,
+    )  # fmt: skip
+    query = "query($id: ID!) { document(id: $id) { pdf { path sizeBytes } } }"
+    async with _client(**settings, storage_dir=tmp_path / "api") as client:
+        pdf = (await data(client, query, {"id": str(doc_id)}))["document"]["pdf"]
+    assert pdf == {"path": key, "sizeBytes": 1009}
