@@ -95,8 +95,10 @@ class Settings(BaseSettings):
     max_image_side: int = 50_000
     max_pages: int = 2000
     max_page_points: float = 14_400.0  # 200 inches, PDF's own maximum user-space size
-    # Most a GraphQL operation may cost: fields times the most items of the lists above them
-    max_query_cost: int = 20_000_000
+    # Most a GraphQL operation may cost: fields times the most items of the lists above them.
+    # Any one upload's status (1.4e7 with every page field) and a listing of 20 uploads with
+    # their pages (1.6e8) pass; 30 aliases of a 100-upload listing (6e9) do not.
+    max_query_cost: int = 200_000_000
     max_zip_entries: int = 1000  # files per zip; skipped metadata entries do not count
     max_zip_bytes: int = 2048 * MiB  # total uncompressed size of one zip
     max_zip_ratio: float = 200.0  # bytes a zip's entries expand to / the zip's own size

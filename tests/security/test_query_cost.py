@@ -18,7 +18,7 @@ PAGES = "edges { node { documents { pages { url } } } }"
 THIRTY = "{ " + " ".join(f"a{i}: uploads(first: 100) {{ {PAGES} }}" for i in range(30)) + " }"
 BY_VARIABLE = f"query($n: Int) {{ uploads(first: $n) {{ {PAGES} }} }}"
 BY_FRAGMENT = """
-  query { uploads(first: 50) { edges { node { ...Everything } } } }
+  query { uploads(first: 100) { edges { node { ...Everything } } } }
   fragment Everything on Upload { documents { ... on Document { pages { url } } } }
 """
 NOWHERE = "00000000-0000-0000-0000-000000000000"
@@ -42,9 +42,9 @@ async def test_queries_the_data_could_make_huge_are_refused_before_execution(
     async with serving(make_app()) as host, httpx.AsyncClient(base_url=f"http://{host}") as c:
         thirty = await _post(c, THIRTY)
         assert _refused(thirty) and thirty.get("data") is None, thirty
-        assert "over the limit of 20000000" in thirty["errors"][0]["message"]
-        assert _refused(await _post(c, BY_VARIABLE, n=10))
-        assert not _refused(await _post(c, BY_VARIABLE, n=1))
+        assert "over the limit of 200000000" in thirty["errors"][0]["message"]
+        assert _refused(await _post(c, BY_VARIABLE, n=100))
+        assert not _refused(await _post(c, BY_VARIABLE, n=20))  # a page of the listing passes
         assert _refused(await _post(c, BY_FRAGMENT))
         status = await _post(c, GET_UPLOAD, id=NOWHERE)
         assert status == {"data": {"upload": None}}  # the full status query passes
