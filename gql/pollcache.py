@@ -1,12 +1,14 @@
 """Status polls of an unchanged upload are answered from memory after one indexed read.
 
 A query whose only root field is `upload(id:)` reads nothing but that upload's rows, and
-every change to them appends an event, which moves the upload's `sequence`; the zip's path,
-written after the last event, is one exception; the webhook delivery log, which workers
-write without an event, is the other, and queries that ask for it are never held. So the
-response to such a query, keyed by the request (query, variables, operation, and the
-caller: token, host, accepted types) and by the upload's (sequence, zip written), stays right
-for as long as those two read back the same. That holds in every API process without
+every change to them either appends an event, which moves the upload's `sequence`, or moves
+its `revision` in the same transaction (models/changes.py: a retry, a document put back to
+PENDING, a page count or PDF rendition recorded); the zip's path, written after the last
+event, is one exception; the webhook delivery log, which workers write without an event, is
+the other, and queries that ask for it are never held. So the response to such a query,
+keyed by the request (query, variables, operation, and the caller: token, host, accepted
+types) and by the upload's (sequence, revision, zip written), stays right for as long as
+those read back the same. That holds in every API process without
 invalidation: a sequence never goes back, and the key is read before the answer is made, so
 a stored answer is never older than its key.
 """
@@ -84,10 +86,10 @@ def _upload_argument(query: str, variables: dict[str, Any]) -> UUID | None:
         return None
 
 
-async def version(upload_id: UUID) -> tuple[int, bool] | None:
-    """The upload's (event sequence, zip written): one read by primary key."""
-    rows = await Upload.filter(id=upload_id).values_list("sequence", "archive_path")
-    return (int(rows[0][0]), rows[0][1] is not None) if rows else None
+async def version(upload_id: UUID) -> tuple[int, int, bool] | None:
+    """The upload's (event sequence, revision, zip written): one read by primary key."""
+    rows = await Upload.filter(id=upload_id).values_list("sequence", "revision", "archive_path")
+    return (int(rows[0][0]), int(rows[0][1]), rows[0][2] is not None) if rows else None
 
 
 class PollCache:

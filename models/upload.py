@@ -76,6 +76,7 @@ class Upload(Model):
     document_count = fields.IntField(default=0)
     # Last progress-event sequence number handed out for this upload.
     sequence = fields.IntField(default=0)
+    revision = fields.IntField(default=0)  # moves with every change no event records
     archive_path = fields.CharField(max_length=512, null=True)
     # The principal whose token created the upload; null when tokens were off.
     owner = fields.CharField(max_length=64, null=True, db_index=True)

@@ -11,7 +11,9 @@ from pathlib import Path, PurePosixPath
 from uuid import UUID
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
+from models.changes import touch_upload
 from models.upload import Document, Page, Status
 from settings import Settings
 from tasks.engine.pages import PageResult
@@ -165,7 +167,9 @@ async def _link_pages(
     if source.pdf_path:  # an office document's PDF rendition is shared the same way
         pdf_path = keys.document_prefix(upload_id, doc.id) + PurePosixPath(source.pdf_path).name
         await storage.copy(source.pdf_path, pdf_path)
-    await Document.filter(id=doc.id).update(deduplicated_from=source.id, pdf_path=pdf_path)
+    async with in_transaction():
+        await Document.filter(id=doc.id).update(deduplicated_from=source.id, pdf_path=pdf_path)
+        await touch_upload(upload_id)
     await documents.set_page_count(doc.id, owner, len(pages))
     for page, target in zip(pages, targets, strict=True):
         result = PageResult(page.number, page.width, page.height, Path(target), page.size_bytes)

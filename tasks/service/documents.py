@@ -9,6 +9,7 @@ from uuid import UUID
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from models.changes import touch_documents, touch_upload
 from models.progress import append_event, document_progress
 from models.upload import Document, ErrorCode, EventKind, Page, Status, Upload
 from settings import Settings
@@ -93,9 +94,10 @@ async def renew_lease(document_id: UUID, owner: str, settings: Settings) -> bool
 
 async def set_page_count(document_id: UUID, owner: str, count: int) -> None:
     """Record the page count once the conversion knows it."""
-    await Document.filter(id=document_id, lease_owner=owner, status=Status.IN_PROGRESS).update(
-        page_count=count
-    )
+    async with in_transaction():
+        held = Document.filter(id=document_id, lease_owner=owner, status=Status.IN_PROGRESS)
+        if await held.update(page_count=count):
+            await touch_documents([document_id])
 
 
 async def record_page(
@@ -177,6 +179,7 @@ async def finish_document(
                 error_code=finish.error_code,
                 error_message=without_paths(finish.error_message or ""),
             )
+            await touch_upload(upload_id_of(doc))
             return [], True
         if finish.page_count is not None:
             doc.page_count = finish.page_count
@@ -233,12 +236,15 @@ async def fail(doc: Document, code: ErrorCode, message: str) -> Events:
 
 async def release(document_id: UUID, owner: str) -> bool:
     """Give a document back untouched (worker shutting down): PENDING, attempt not counted."""
-    released = await Document.filter(
-        id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-    ).update(
-        status=Status.PENDING,
-        lease_owner=None,
-        lease_expires=None,
-        attempts=F("attempts") - 1,
-    )
+    async with in_transaction():
+        released = await Document.filter(
+            id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
+        ).update(
+            status=Status.PENDING,
+            lease_owner=None,
+            lease_expires=None,
+            attempts=F("attempts") - 1,
+        )
+        if released:
+            await touch_documents([document_id])
     return released == 1

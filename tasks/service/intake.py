@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 from prometheus_client import Counter
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models.progress import append_event
@@ -92,7 +93,9 @@ async def accept_upload(
         message = without_paths(str(exc))
         raise StorageFailed(f"{message}; nothing was stored: send the upload again") from None
     if owner is not None and row.owner is None:
-        await Upload.filter(id=row.id, owner__isnull=True).update(owner=owner)
+        await Upload.filter(id=row.id, owner__isnull=True).update(
+            owner=owner, revision=F("revision") + 1
+        )
         row.owner = owner
     UPLOADS_CREATED.inc()
     DOCUMENTS_CREATED.inc(row.document_count)

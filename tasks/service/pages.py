@@ -1,9 +1,13 @@
-"""A finished page: recorded under the document's lease, then announced."""
+"""A finished page: recorded under the document's lease, then announced; and the PDF rendition."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+from tortoise.transactions import in_transaction
+
+from models.changes import touch_upload
+from models.upload import Document
 from settings import Settings
 from tasks.engine.pages import PageResult
 from tasks.service import documents
@@ -31,3 +35,10 @@ async def keep_page(
         return False
     await publish(upload_id, events)
     return True
+
+
+async def keep_rendition(document_id: UUID, upload_id: UUID, key: str) -> None:
+    """Record an office document's stored PDF rendition (no event announces it)."""
+    async with in_transaction():
+        await Document.filter(id=document_id).update(pdf_path=key)
+        await touch_upload(upload_id)

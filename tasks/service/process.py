@@ -18,6 +18,7 @@ from tasks.service import control, dedupe, documents, ranges
 from tasks.service.conversion import DocumentLease, supervised
 from tasks.service.enqueue import enqueue_documents, kick
 from tasks.service.notify import publish
+from tasks.service.pages import keep_rendition
 from tasks.service.uploads import finish_upload
 from tasks.storage import ObjectStore, StorageUnavailable, keys, open_storage
 
@@ -149,7 +150,7 @@ async def _convert_in(
     if finish is not None and kind in OFFICE_KINDS and rendition.is_file():
         key = keys.document_prefix(upload_id, doc.id) + rendition.name
         await storage.store_file(key, rendition)
-        await Document.filter(id=doc.id).update(pdf_path=key)
+        await keep_rendition(doc.id, upload_id, key)
     return finish
 
 

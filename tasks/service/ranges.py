@@ -9,6 +9,7 @@ from uuid import UUID
 from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
+from models.changes import touch_documents
 from models.upload import TERMINAL, Document, DocumentRange, ErrorCode, Status
 from settings import Settings
 from tasks import queue
@@ -184,6 +185,7 @@ async def finish_first(
         await Document.filter(id=document_id).update(
             lease_owner=RANGED, lease_expires=None, page_count=doc.page_count
         )
+        await touch_documents([document_id])
         return await _settle(doc)
 
 

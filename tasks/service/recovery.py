@@ -7,7 +7,9 @@ import logging
 from uuid import UUID
 
 from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
 
+from models.changes import touch_documents
 from models.upload import Document, Status
 from settings import get_settings
 from tasks.dependencies import database_answers, is_unavailable
@@ -37,9 +39,11 @@ async def requeue_missed(missed: set[UUID], worker_id: str) -> list[UUID]:
 async def _requeue(ids: list[UUID], worker_id: str) -> list[UUID]:
     # A conversion cut short by the outage: given back untouched, its attempt not counted.
     ours = Q(id__in=ids, status=Status.IN_PROGRESS, lease_owner__startswith=f"{worker_id}:")
-    await Document.filter(ours).update(
-        status=Status.PENDING, lease_owner=None, lease_expires=None, attempts=F("attempts") - 1
-    )
+    async with in_transaction():
+        await Document.filter(ours).update(
+            status=Status.PENDING, lease_owner=None, lease_expires=None, attempts=F("attempts") - 1
+        )
+        await touch_documents(ids)
     rows = await Document.filter(id__in=ids, status=Status.PENDING).values_list("id", flat=True)
     pending = [UUID(str(row)) for row in rows]
     if pending:

@@ -8,7 +8,9 @@ from datetime import timedelta
 from uuid import UUID
 
 from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
+from models.changes import touch_documents
 from models.upload import Document, DocumentRange, Status
 from settings import Settings
 from tasks.service import control, ranges
@@ -51,9 +53,12 @@ async def _expired_leases(settings: Settings) -> list[UUID]:
     claimed: list[UUID] = []
     for document_id in candidates:
         # Each claim is a conditional update, so of concurrent sweepers exactly one wins.
-        won = await Document.filter(
-            id=document_id, status=Status.IN_PROGRESS, lease_expires__lt=moment
-        ).update(status=Status.PENDING, lease_owner=None, lease_expires=until)
+        async with in_transaction():
+            won = await Document.filter(
+                id=document_id, status=Status.IN_PROGRESS, lease_expires__lt=moment
+            ).update(status=Status.PENDING, lease_owner=None, lease_expires=until)
+            if won:
+                await touch_documents([document_id])
         if won:
             logger.warning("lease of document %s expired; queued again", document_id)
             claimed.append(document_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from tortoise.expressions import Q
+from tortoise.expressions import F, Q
 from tortoise.transactions import in_transaction
 
 from models.progress import append_event, document_progress, upload_totals
@@ -118,7 +118,10 @@ async def retry_document(document_id: UUID) -> bool:
             lease_expires=None,
         )
         await Upload.filter(id=upload.id).update(
-            status=Status.IN_PROGRESS, finished_at=None, archive_path=None
+            status=Status.IN_PROGRESS,
+            finished_at=None,
+            archive_path=None,
+            revision=F("revision") + 1,  # no event records a retry
         )
     return True
 

@@ -1,10 +1,12 @@
 """Status polls: an unchanged upload is answered after one indexed read, and any change to
-it (an event, from any process, or its zip) is seen at the next poll."""
+it (an event, from any process, its zip, or a change no event records) is seen at the next
+poll."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,11 +15,18 @@ from tortoise.transactions import in_transaction
 
 from models.progress import append_event
 from models.upload import Document, EventKind, Status, Upload, WebhookDelivery
+from settings import get_settings
+from tasks.sandbox.runner import ConversionOutcome
+from tasks.service import control, documents, recovery, sweeper, uploads
+from tasks.service.pages import keep_rendition
 from tests.gql.conftest import COUNTING, make_app
+
+LEASE = "host:1:worker:run"
 
 STATUS = """query($id: ID!) { upload(id: $id) {
   id status documentCount pageCount archiveUrl
-  documents { id filename status pageCount pages { number url } } } }"""
+  documents { id filename status pageCount attempts errorCode pdf { path }
+    pages { number url } } } }"""
 
 
 async def poll(client: httpx.AsyncClient, upload_id: uuid.UUID, **headers: str) -> bytes:
@@ -40,14 +49,15 @@ async def counted(query_counter: list[str], client: httpx.AsyncClient, upload_id
     return len(query_counter)
 
 
-async def an_upload(owner: str | None = None) -> Upload:
-    """An upload with one document in progress."""
+async def an_upload(owner: str | None = None, lease: timedelta = timedelta(minutes=5)) -> Upload:
+    """An upload with one document in progress, leased to LEASE."""
     upload = await Upload.create(
         id=uuid.uuid4(), status=Status.IN_PROGRESS, document_count=1, owner=owner
     )
     await Document.create(
         id=uuid.uuid4(), upload=upload, index=1, filename="a.pdf", sha256="0" * 64,
         original_path=f"uploads/{upload.id}/x/original.pdf", status=Status.IN_PROGRESS,
+        attempts=1, lease_owner=LEASE, lease_expires=documents.now() + lease,
     )  # fmt: skip
     return upload
 
@@ -112,3 +122,79 @@ async def test_a_new_webhook_attempt_shows_at_once(client: httpx.AsyncClient) ->
     )
     after = (await client.post("/graphql", json={"query": query, "variables": variables})).json()
     assert after["data"]["upload"]["webhookDeliveries"] == [{"attempt": 1, "status": "PENDING"}]
+
+
+async def only_document(upload: Upload) -> Document:
+    """The upload's one document."""
+    return await Document.get(upload_id=upload.id)
+
+
+async def test_a_pdf_rendition_recorded_mid_conversion_shows_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    upload = await an_upload()
+    assert b'"pdf":null' in await poll(client, upload.id)
+    key = f"uploads/{upload.id}/x/original.pdf"
+    await keep_rendition((await only_document(upload)).id, upload.id, key)
+    assert f'"pdf":{{"path":"{key}"}}'.encode() in await poll(client, upload.id)
+
+
+async def test_a_retriable_failure_putting_a_document_back_shows_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    upload = await an_upload()
+    assert b'"status":"IN_PROGRESS"' in await poll(client, upload.id)
+    killed = ConversionOutcome(None, "RESOURCE_LIMIT", "killed", retriable=True)
+    doc = await only_document(upload)
+    _, retry = await documents.finish_document(doc.id, LEASE, killed, get_settings())
+    assert retry
+    answer = await poll(client, upload.id)
+    assert b'"status":"PENDING"' in answer and b'"errorCode":"RESOURCE_LIMIT"' in answer
+
+
+async def test_a_document_given_back_on_shutdown_shows_at_once(client: httpx.AsyncClient) -> None:
+    upload = await an_upload()
+    assert b'"attempts":1' in await poll(client, upload.id)
+    assert await documents.release((await only_document(upload)).id, LEASE)
+    answer = await poll(client, upload.id)
+    assert b'"status":"PENDING"' in answer and b'"attempts":0' in answer
+
+
+async def test_a_swept_expired_lease_shows_at_once(client: httpx.AsyncClient) -> None:
+    upload = await an_upload(lease=timedelta(seconds=-1))
+    assert b'"status":"IN_PROGRESS"' in await poll(client, upload.id)
+    await control.set_paused(True)  # the queued document stays PENDING
+    assert await sweeper._expired_leases(get_settings()) == [(await only_document(upload)).id]
+    assert b'"status":"PENDING"' in await poll(client, upload.id)
+
+
+async def test_a_document_handed_back_after_an_outage_shows_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    upload = await an_upload()
+    assert b'"status":"IN_PROGRESS"' in await poll(client, upload.id)
+    await control.set_paused(True)  # the queued document stays PENDING
+    doc = await only_document(upload)
+    assert await recovery.requeue_missed({doc.id}, "host:1:worker") == [doc.id]
+    answer = await poll(client, upload.id)
+    assert b'"status":"PENDING"' in answer and b'"attempts":0' in answer
+
+
+async def test_a_page_count_learnt_mid_conversion_shows_at_once(
+    client: httpx.AsyncClient,
+) -> None:
+    upload = await an_upload()
+    assert b'"pageCount":null' in await poll(client, upload.id)
+    await documents.set_page_count((await only_document(upload)).id, LEASE, 7)
+    assert b'"pageCount":7' in await poll(client, upload.id)
+
+
+async def test_a_retried_document_shows_at_once(client: httpx.AsyncClient) -> None:
+    upload = await an_upload()
+    doc = await only_document(upload)
+    await Document.filter(id=doc.id).update(status=Status.FAILED, lease_owner=None)
+    await Upload.filter(id=upload.id).update(status=Status.FAILED)
+    assert b'"status":"FAILED"' in await poll(client, upload.id)
+    assert await uploads.retry_document(doc.id)
+    answer = await poll(client, upload.id)
+    assert b'"status":"IN_PROGRESS"' in answer and b'"status":"PENDING"' in answer
