@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     child_max_jobs: int = 100  # a warm conversion child is replaced after this many documents
     max_attempts: int = 2  # conversions killed by limits or crashes are retried this often
     embedded_concurrency: int = 2  # conversions at once in the embedded default
+    # Messages one worker process handles at once: while one document waits for its child
+    # process (the CPU work) the others make their database and Redis round trips.
+    worker_concurrency: int = Field(default=1, ge=1)
     # A PDF of more than range_threshold pages is rendered as ranges of range_pages pages,
     # each its own queued task, so every free worker takes part (0: never split).
     range_pages: int = Field(default=16, ge=0)

@@ -32,8 +32,8 @@ def main(processes: int = 1) -> int:
         modules=["tasks.runtime.tasks"],
         workers=processes,
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
-        # One conversion at a time per process and nothing prefetched: scale with processes.
-        max_async_tasks=1,
+        # Nothing prefetched: a message waits in Redis for whichever process is free.
+        max_async_tasks=settings.worker_concurrency,
         max_prefetch=0,
         # A process leaves after this many messages; the supervisor starts a fresh one.
         max_tasks_per_child=settings.recycle_after,
