@@ -1,5 +1,8 @@
 // GraphiQL for pagemill: queries and mutations over HTTP, subscriptions over a WebSocket, both
 // to this page's own URL. Loaded as a file (no inline script) so a strict CSP allows it.
+// The headers editor's values go with every HTTP request and, since a browser WebSocket carries
+// no headers, as each subscription socket's connection_init payload (graphiql-toolkit's
+// getWsFetcher), where the server reads a bearer token when tokens are on.
 (function () {
   "use strict";
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import io
+import os
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
+from client.graphql import multipart_form
 from tests.clients.browser import Offline, chromium, offline_page
-from tests.e2e.harness import Cluster
+from tests.e2e.client import CREATE, PREFLIGHT
+from tests.e2e.harness import Cluster, cluster_env
 
 SCREENSHOT = "graphiql-offline.png"
 
@@ -34,6 +40,43 @@ async def run_in_graphiql(page: Page, query: str, *expected: str) -> None:
     response = page.locator(".graphiql-response")
     for text in expected:
         await expect(response).to_contain_text(text, timeout=30_000)
+
+
+async def set_headers(page: Page, headers: str) -> None:
+    """Type `headers` into GraphiQL's headers editor."""
+    await page.locator(".graphiql-editor-tools [data-name=headers]").click()
+    await page.evaluate(
+        "headers => document.querySelector('.graphiql-editor-tool .graphiql-editor:not(.hidden)"
+        " .CodeMirror').CodeMirror.setValue(headers)",
+        headers,
+    )
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """`pagemill serve` with bearer tokens on (principal alice)."""
+    root = tmp_path_factory.mktemp("guarded")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEMILL_")}
+    env.update(
+        PAGEMILL_STORAGE_DIR=str(root / "storage"), PAGEMILL_API_TOKENS='["alice:alice-token"]'
+    )
+    with cluster_env(env, root) as cluster:
+        cluster.start_api()
+        yield cluster
+
+
+async def alices_upload(cluster: Cluster) -> str:
+    """The id of an upload of one small PNG made with alice's token."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 40), "teal").save(buffer, "PNG")
+    async with httpx.AsyncClient(timeout=120) as http:
+        response = await http.post(
+            cluster.graphql_url,
+            data=multipart_form(CREATE, 1, None),
+            files=[("0", ("square.png", buffer.getvalue()))],
+            headers={**PREFLIGHT, "Authorization": "Bearer alice-token"},
+        )
+    return str(response.json()["data"]["createUpload"]["id"])
 
 
 def assert_self_contained(offline: Offline) -> None:
@@ -61,6 +104,22 @@ async def test_graphiql_runs_ping_a_query_and_a_subscription_offline(
 
         await offline.page.screenshot(path=tmp_path / SCREENSHOT)
         assert_self_contained(offline)
+
+
+async def test_graphiql_subscribes_with_the_token_of_its_headers_editor(
+    guarded: Cluster, browser: Browser
+) -> None:
+    upload_id = await alices_upload(guarded)
+    events = f'subscription {{ uploadEvents(id: "{upload_id}") {{ kind uploadId }} }}'
+    async with offline_page(browser, guarded.url) as offline:
+        await offline.page.goto(guarded.graphql_url)
+        # A browser WebSocket carries no headers: without a token the server closes it.
+        await run_in_graphiql(offline.page, events, "4401")
+
+        # The editor's Authorization header goes in the socket's connection_init payload.
+        await set_headers(offline.page, '{"Authorization": "Bearer alice-token"}')
+        await run_in_graphiql(offline.page, events, '"SNAPSHOT"', upload_id)
+        assert offline.blocked == [] and offline.csp_violations == []
 
 
 async def test_swagger_ui_renders_the_rest_face_offline(served: Cluster, browser: Browser) -> None:
