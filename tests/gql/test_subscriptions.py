@@ -30,10 +30,12 @@ async def subscribe(
     after: int | None = None,
     protocol: str = "graphql-transport-ws",
     stop_after: int | None = None,
+    into: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Every message payload of one subscription until the server completes it (or, with
-    `stop_after`, until that many came; then the client leaves)."""
-    messages: list[dict[str, Any]] = []
+    `stop_after`, until that many came; then the client leaves), appended to `into` as
+    they come when given."""
+    messages: list[dict[str, Any]] = [] if into is None else into
     legacy = protocol == "graphql-ws"
     async with (
         asyncio.timeout(120),
@@ -121,14 +123,42 @@ async def test_every_event_counts_the_uploads_pages_at_its_sequence(server: str)
     assert [e["uploadPagesDone"] for e in events] == sorted(e["uploadPagesDone"] for e in events)
 
 
-async def test_resuming_mid_upload_gets_the_rest_once_and_in_order(server: str) -> None:
-    created = await _create(server, [("long.pdf", pdf(8))])
-    first = _events(await subscribe(server, created["id"], after=0, stop_after=3))
-    resumed = _events(await subscribe(server, created["id"], after=first[-1]["sequence"]))
-    assert "SNAPSHOT" not in [e["kind"] for e in first + resumed]
+async def test_resuming_mid_upload_gets_the_rest_once_and_in_order(
+    server: str, client: httpx.AsyncClient
+) -> None:
+    from settings import get_settings
+    from tasks.service.sweeper import sweep
+    from tests.gql.support import create, data
+
+    # Processing stays paused until the client is back and has had its replay, so what
+    # follows can only reach it live.
+    await data(client, "mutation { pauseProcessing { paused } }")
+    try:
+        created = await create(client, [("long.pdf", pdf(4))])
+        upload_id = uuid.UUID(created["id"])
+        for _ in range(4):  # the log so far: the client saw two events, then left
+            await _append(upload_id)
+        first = _events(await subscribe(server, created["id"], after=0, stop_after=2))
+        replayed: list[dict[str, Any]] = []
+        back = asyncio.create_task(
+            subscribe(server, created["id"], after=first[-1]["sequence"], into=replayed)
+        )
+
+        async def had_its_replay() -> bool:
+            return len(replayed) >= 2
+
+        await wait_for(had_its_replay, "the replay", timeout=30)
+    finally:
+        await data(client, "mutation { resumeProcessing { paused } }")
+    await sweep(get_settings(), pending_after=0)
+    resumed = _events(await back)
+    kinds = [e["kind"] for e in resumed]
+    assert "SNAPSHOT" not in [e["kind"] for e in first] + kinds
     stream = [e["sequence"] for e in first + resumed]
     assert stream == list(range(1, stream[-1] + 1))
-    assert resumed[-1]["kind"] == "UPLOAD_DONE"
+    live = kinds[2:]
+    assert live[0] == "DOCUMENT_STARTED" and live.count("PAGE_DONE") == 4
+    assert live[-2:] == ["DOCUMENT_DONE", "UPLOAD_DONE"]
 
 
 async def test_snapshots_taken_mid_upload_count_only_announced_pages(server: str) -> None:
