@@ -166,6 +166,7 @@ def limited(
         PAGEMILL_MAGICK_DISK_MB="64",
         PAGEMILL_DOCUMENT_TIMEOUT="4",
         PAGEMILL_MAX_ATTEMPTS="2",
+        PAGEMILL_RANGE_PAGES="0",  # one task per document: the timeout covers it whole
     ) as cluster:
         yield cluster
 

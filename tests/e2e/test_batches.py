@@ -376,14 +376,14 @@ async def test_cancel_stops_a_running_conversion(distributed: Cluster, tmp_path:
     created = await create_upload(distributed.graphql_url, [pdf])
     seen = await subscribe(distributed.ws_url, created["id"], after=0, stop_after=4)
     assert sum(e["kind"] == "PAGE_DONE" for e in seen) >= 2
-    busy = [child for child in _conversion_children(distributed) if child.children()]
+    busy = await _busy(_conversion_children(distributed))
 
     cancelled = await execute(distributed.graphql_url, CANCEL, {"id": created["id"]})
     assert cancelled["cancelUpload"]["status"] == "CANCELLED"
     rest = await subscribe(distributed.ws_url, created["id"], after=seen[-1]["sequence"])
 
-    # The child rendering the PDF (the one running Ghostscript) is killed; idle warm
-    # children of the workers stay.
+    # The children rendering the PDF's pages are killed; idle warm children of the workers
+    # stay.
     assert busy, "no conversion child was running"
     await _wait(lambda: not any(child.is_running() for child in busy), "conversion child to exit")
     final = await get_upload(distributed.graphql_url, created["id"])
@@ -397,6 +397,21 @@ async def test_cancel_stops_a_running_conversion(distributed: Cluster, tmp_path:
     await asyncio.sleep(1.5)
     again = await get_upload(distributed.graphql_url, created["id"])
     assert again is not None and len(again["documents"][0]["pages"]) == recorded
+
+
+async def _busy(children: list[psutil.Process]) -> list[psutil.Process]:
+    """The children that spend CPU over a quarter of a second: those rendering pages."""
+
+    def spent(child: psutil.Process) -> float:
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            return -1.0
+        return float(times.user + times.system + times.children_user + times.children_system)
+
+    before = {child.pid: spent(child) for child in children}
+    await asyncio.sleep(0.25)
+    return [child for child in children if spent(child) > before[child.pid] >= 0]
 
 
 def _conversion_children(cluster: Cluster) -> list[psutil.Process]:
