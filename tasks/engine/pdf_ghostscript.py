@@ -24,6 +24,7 @@ from tasks.engine.kinds import PDF_HEADER, PDF_SNIFF_BYTES
 from tasks.engine.pages import PageResult, PageTable, page_path
 from tasks.engine.png import RowBuffer, write_png
 from tasks.engine.ppm import RendererEnded, ppm_to_png
+from tasks.engine.scratch import remove_orphans
 
 GHOSTSCRIPT = "gs"
 # What Ghostscript says when the address-space cap it inherits is too small for it: its
@@ -58,20 +59,7 @@ def render_pages(
 def remove_orphaned_scratch() -> None:
     """Removes the private directories of conversion processes that were killed mid-document
     (their `with` never ran its cleanup), recognised by the dead pid in the name."""
-    for scratch in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*-*"):
-        pid = scratch.name.removeprefix(SCRATCH_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    remove_orphans(SCRATCH_PREFIX)
 
 
 def _blank_page(number: int, sizes: list[Size], pages_dir: Path, limits: Limits) -> PageResult:

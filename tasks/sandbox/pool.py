@@ -14,12 +14,12 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from settings import Settings
+from tasks.engine.scratch import make_scratch, remove_orphans
 from tasks.sandbox.procs import drain_tail, kill_group
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class ChildPool:
         await self.release(child, reusable=True)
 
     async def _spawn(self, key: str, resources: dict[str, Any], max_jobs: int) -> Child:
-        scratch = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-"))
+        scratch = make_scratch(SCRATCH_PREFIX)
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -193,23 +193,7 @@ class ChildPool:
 def remove_orphan_scratch() -> int:
     """Remove the temporary folders of children whose worker died (SIGKILL leaves them);
     how many. Each folder is named after the pid of the worker that started the child."""
-    removed = 0
-    for folder in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}*"):
-        pid = folder.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed += 1
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return remove_orphans(SCRATCH_PREFIX)
 
 
 _pool: ChildPool | None = None
