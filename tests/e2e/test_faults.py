@@ -298,9 +298,9 @@ async def test_timeout_kills_the_conversion_and_the_worker_goes_on(
     [worker] = limited.workers
     await wait_ready(limited)
     pids = worker_pids(limited, worker)
-    # 150 pages in one task (this cluster renders no page ranges) take far longer than the
-    # 4 s document timeout: the child is mid-document.
-    slow = many_page_pdf(tmp_path / "slow.pdf", 150)
+    # 400 pages in one task (this cluster renders no page ranges) take far longer than the
+    # 4 s document timeout, even at PDFium's 30-40 pages a second: the child is mid-document.
+    slow = many_page_pdf(tmp_path / "slow.pdf", 400)
     upload = await create_upload(limited.graphql_url, [slow])
     doc_id = upload["documents"][0]["id"]
 
@@ -312,7 +312,7 @@ async def test_timeout_kills_the_conversion_and_the_worker_goes_on(
 
     [doc] = final["documents"]
     assert (doc["status"], doc["errorCode"]) == ("FAILED", "TIMEOUT")
-    assert 0 < len(doc["pages"]) < 150  # pages done before the deadline are kept
+    assert 0 < len(doc["pages"]) < 400  # pages done before the deadline are kept
     assert conversion_processes(limited) == []
     normal = await create_upload(limited.graphql_url, small_images(tmp_path, 1))
     assert (await wait_terminal(limited.graphql_url, normal["id"], timeout=60))[
