@@ -86,7 +86,9 @@ async def _resume(upload_id: UUID, after: int) -> Start:
         raise NotFound(f"No upload {upload_id}")
     missed = await progress.events_after(upload_id, after)
     last = sequence_of(missed[-1]) if missed else after
-    return missed, None if Status(position[1]) in TERMINAL else last
+    # The upload may have ended between the two reads: its UPLOAD_DONE is then replayed.
+    ended = any(event["kind"] == EventKind.UPLOAD_DONE for event in missed)
+    return missed, None if ended or Status(position[1]) in TERMINAL else last
 
 
 @strawberry.type
