@@ -367,7 +367,9 @@ async def test_duplicate_delivery_while_running_renders_nothing_twice(
 
 async def test_redis_restart_mid_batch_loses_nothing(faults: Cluster, tmp_path: Path) -> None:
     assert faults.redis is not None
-    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 6) for n in range(3)]
+    # PDFs long enough (about a second each, below the page-range threshold) for the batch
+    # to be seen with some documents done and others still waiting.
+    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 24) for n in range(3)]
     upload = await create_upload(faults.graphql_url, [*pdfs, *small_images(tmp_path, 6)])
 
     async def mid_batch() -> bool:
