@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import psutil
+from tortoise.expressions import Subquery
 
 from models.upload import Control, Document, Status, WorkerState
 from settings import Settings
@@ -21,6 +22,14 @@ async def is_paused() -> bool:
     """True while an operator has paused processing."""
     row = await Control.get_or_none(name=PAUSED)
     return row is not None and row.value == "1"
+
+
+async def paused_and_document(document_id: UUID) -> tuple[bool, Document | None]:
+    """Whether processing is paused, and the document (None: there is none) in one read;
+    an unknown document reads as not paused."""
+    flag = Subquery(Control.filter(name=PAUSED, value="1").values("name"))
+    doc = await Document.filter(id=document_id).annotate(paused=flag).first()
+    return doc is not None and getattr(doc, "paused", None) is not None, doc
 
 
 async def set_paused(paused: bool) -> None:

@@ -58,9 +58,13 @@ class DocumentLease:
     upload_id: UUID
     owner: str
     settings: Settings
+    # A page count learnt goes with the next page recorded (whose event shows it), or is
+    # written at the watch's next look when no page comes first: one transaction less.
+    unwritten_count: int | None = None
 
     async def held(self, *, renew: bool) -> bool:
         """Still ours (renewing the lease when asked)."""
+        await self.write_count()
         if renew:
             return await documents.renew_lease(self.document_id, self.owner, self.settings)
         return await Document.exists(
@@ -68,14 +72,21 @@ class DocumentLease:
         )
 
     async def counted(self, count: int) -> None:
-        """Record the page count on the document."""
-        await documents.set_page_count(self.document_id, self.owner, count)
+        """Note the page count, written with the next page recorded."""
+        self.unwritten_count = count
+
+    async def write_count(self) -> None:
+        """Write the page count now if it is not yet."""
+        count, self.unwritten_count = self.unwritten_count, None
+        if count is not None:
+            await documents.set_page_count(self.document_id, self.owner, count)
 
     async def keep(self, page: PageResult, path: str, page_count: int | None) -> bool:
         """Record and announce a page under the document's lease."""
+        count, self.unwritten_count = self.unwritten_count, None
         return await keep_page(
             self.document_id, self.owner, self.settings, upload_id=self.upload_id,
-            page_count=page_count, page=page, path=path,
+            page_count=page_count, page=page, path=path, count_learnt=count is not None,
         )  # fmt: skip
 
 

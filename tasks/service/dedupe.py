@@ -78,6 +78,11 @@ class Plan:
 async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> Plan:
     """Defer a PENDING document while an identical earlier one converts."""
     doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
+    return await wait_for(doc, settings, kick)
+
+
+async def wait_for(doc: Document | None, settings: Settings, kick: Kick) -> Plan:
+    """wait_for_source of a document already read: None when it is not PENDING."""
     if doc is None or doc.settings_fingerprint is None or not doc.sha256:
         return Plan(deferred=False, identical=doc is not None)
     since = documents.now() - timedelta(seconds=settings.dedupe_window)
@@ -102,9 +107,9 @@ async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> 
     # usual grace (if this process goes away), or every waiting document would be queued
     # once more on each sweep while the queue is long.
     until = documents.now() + timedelta(seconds=pending_grace(settings))
-    await Document.filter(id=document_id, status=Status.PENDING).update(lease_expires=until)
-    logger.info("document %s waits for identical document %s", document_id, source.id)
-    task = asyncio.create_task(_kick_later(document_id, kick))
+    await Document.filter(id=doc.id, status=Status.PENDING).update(lease_expires=until)
+    logger.info("document %s waits for identical document %s", doc.id, source.id)
+    task = asyncio.create_task(_kick_later(doc.id, kick))
     _waiting.add(task)
     task.add_done_callback(_waiting.discard)
     return Plan(deferred=True, identical=True, source=UUID(str(source.id)))

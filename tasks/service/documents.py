@@ -7,14 +7,16 @@ from typing import Any
 from uuid import UUID
 
 from tortoise.expressions import F, Q
+from tortoise.functions import Coalesce
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.changes import touch_documents, touch_upload
 from models.progress import append_event, document_progress
-from models.upload import Document, ErrorCode, EventKind, Page, Status, Upload
+from models.returning import as_uuid, update_returning, update_returning_row
+from models.upload import Document, ErrorCode, EventKind, Status
 from settings import Settings
 from tasks.engine.errors import without_paths
-from tasks.engine.pages import PageResult
 from tasks.sandbox.runner import ConversionOutcome
 
 Events = list[dict[str, Any]]
@@ -32,7 +34,8 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _lease_until(settings: Settings) -> datetime:
+def lease_until(settings: Settings) -> datetime:
+    """When a lease taken or renewed now runs out."""
     return now() + timedelta(seconds=settings.lease_seconds)
 
 
@@ -40,35 +43,36 @@ async def start_document(
     document_id: UUID, owner: str, settings: Settings
 ) -> tuple[Document | None, Events]:
     """Take the document's lease and mark it started; None if someone else holds it."""
+    takeable = Document.filter(
+        Q(status=Status.PENDING)
+        | Q(status=Status.IN_PROGRESS, lease_expires__lt=now())
+        | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__isnull=True)
+        | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__not=RANGED),
+        id=document_id,
+    )
     async with in_transaction():
-        taken = await Document.filter(
-            Q(status=Status.PENDING)
-            | Q(status=Status.IN_PROGRESS, lease_expires__lt=now())
-            | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__isnull=True)
-            | Q(status=Status.IN_PROGRESS, lease_expires__isnull=True, lease_owner__not=RANGED),
-            id=document_id,
-        ).update(
-            status=Status.IN_PROGRESS,
-            lease_owner=owner,
-            lease_expires=_lease_until(settings),
-            attempts=F("attempts") + 1,
+        doc = await update_returning_row(
+            Document,
+            takeable.update(
+                status=Status.IN_PROGRESS,
+                lease_owner=owner,
+                lease_expires=lease_until(settings),
+                attempts=F("attempts") + 1,
+                started_at=Coalesce("started_at", now()),
+            ),
         )
-        if not taken:
+        if doc is None:
             return None, []
-        doc = await Document.get(id=document_id)
         if doc.attempts > settings.max_attempts:
             # Its earlier runs took their worker down with them (no outcome was recorded).
             return None, await fail(doc, ErrorCode.WORKER_CRASHED, _crash_message(doc))
-        await Document.filter(id=document_id, started_at__isnull=True).update(started_at=now())
-        await Upload.filter(id=doc.upload_id, status=Status.PENDING).update(
-            status=Status.IN_PROGRESS
-        )
         event = await append_event(
             upload_id_of(doc),
             EventKind.DOCUMENT_STARTED,
+            counting=doc.id,
+            starts_upload=True,
             document_id=str(doc.id),
             document_status=Status.IN_PROGRESS.value,
-            pages_done=await document_progress(doc.id),
             page_count=doc.page_count,
         )
     return doc, [event]
@@ -86,77 +90,20 @@ def upload_id_of(doc: Document) -> UUID:
 
 async def renew_lease(document_id: UUID, owner: str, settings: Settings) -> bool:
     """Extend our lease; False when the document was cancelled or taken over."""
-    renewed = await Document.filter(
-        id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-    ).update(lease_expires=_lease_until(settings))
+    renewed = await held(document_id, owner).update(lease_expires=lease_until(settings))
     return renewed == 1
 
 
 async def set_page_count(document_id: UUID, owner: str, count: int) -> None:
     """Record the page count once the conversion knows it."""
     async with in_transaction():
-        held = Document.filter(id=document_id, lease_owner=owner, status=Status.IN_PROGRESS)
-        if await held.update(page_count=count):
+        if await held(document_id, owner).update(page_count=count):
             await touch_documents([document_id])
 
 
-async def record_page(
-    document_id: UUID,
-    owner: str,
-    settings: Settings,
-    *,
-    upload_id: UUID,
-    page_count: int | None,
-    page: PageResult,
-    path: str,
-) -> Events:
-    """Store a finished page and its PAGE_DONE event; raises LeaseLost if no longer ours.
-    The caller, which holds the lease, says the document's upload and page count."""
-    async with in_transaction():
-        # The conditional update locks the row, so a concurrent cancel waits for this commit.
-        held = await Document.filter(
-            id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-        ).update(lease_expires=_lease_until(settings))
-        if not held:
-            raise LeaseLost(str(document_id))
-        return await store_page(
-            document_id, upload_id=upload_id, page_count=page_count, page=page, path=path
-        )
-
-
-async def store_page(
-    document_id: UUID, *, upload_id: UUID, page_count: int | None, page: PageResult, path: str
-) -> Events:
-    """The page row and its PAGE_DONE event (none if already recorded); call inside the
-    transaction that checked the lease."""
-    number, width, height, size_bytes = page.number, page.width, page.height, page.size_bytes
-    if await Page.exists(document_id=document_id, number=number):
-        return []
-    row = await Page.create(
-        document_id=document_id,
-        number=number,
-        width=width,
-        height=height,
-        path=path,
-        size_bytes=size_bytes,
-    )
-    event = await append_event(
-        upload_id,
-        EventKind.PAGE_DONE,
-        document_id=str(document_id),
-        document_status=Status.IN_PROGRESS.value,
-        pages_done=await document_progress(document_id),
-        page_count=page_count,
-        page={
-            "id": str(row.id),
-            "number": number,
-            "width": width,
-            "height": height,
-            "path": path,
-            "size_bytes": size_bytes,
-        },
-    )
-    return [event]
+def held(document_id: UUID, owner: str) -> QuerySet[Document]:
+    """The document while `owner` holds its lease."""
+    return Document.filter(id=document_id, lease_owner=owner, status=Status.IN_PROGRESS)
 
 
 async def finish_document(
@@ -164,9 +111,15 @@ async def finish_document(
 ) -> tuple[Events, bool]:
     """Record how a run ended. Returns (events, retry): retry means PENDING again."""
     async with in_transaction():
-        doc = await Document.get_or_none(
-            id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-        )
+        if finish.error_code is None and finish.page_count is not None:
+            # The usual ending: one conditional update checks the lease and completes.
+            completed = held(document_id, owner).update(**_completed(finish.page_count))
+            rows = await update_returning(completed, "upload_id")
+            if not rows:
+                return [], False
+            upload_id = as_uuid(rows[0]["upload_id"])
+            return await _completed_event(upload_id, document_id, finish.page_count), False
+        doc = await held(document_id, owner).get_or_none()
         if doc is None:
             return [], False
         if finish.error_code is None:
@@ -174,6 +127,7 @@ async def finish_document(
         if finish.retriable and doc.attempts < settings.max_attempts:
             await Document.filter(id=doc.id).update(
                 status=Status.PENDING,
+                page_count=doc.page_count if finish.page_count is None else finish.page_count,
                 lease_owner=None,
                 lease_expires=None,
                 error_code=finish.error_code,
@@ -189,24 +143,31 @@ async def finish_document(
 
 async def complete(doc: Document, page_count: int | None) -> Events:
     """Mark the document COMPLETED (the caller holds it) and return its DOCUMENT_DONE."""
-    pages_done = await document_progress(doc.id)
-    count = page_count if page_count is not None else pages_done
-    await Document.filter(id=doc.id).update(
-        status=Status.COMPLETED,
-        page_count=count,
-        error_code=None,
-        error_message=None,
-        lease_owner=None,
-        lease_expires=None,
-        finished_at=now(),
-    )
+    count = page_count if page_count is not None else await document_progress(doc.id)
+    await Document.filter(id=doc.id).update(**_completed(count))
+    return await _completed_event(upload_id_of(doc), doc.id, count)
+
+
+def _completed(page_count: int) -> dict[str, Any]:
+    return {
+        "status": Status.COMPLETED,
+        "page_count": page_count,
+        "error_code": None,
+        "error_message": None,
+        "lease_owner": None,
+        "lease_expires": None,
+        "finished_at": now(),
+    }
+
+
+async def _completed_event(upload_id: UUID, document_id: UUID, page_count: int) -> Events:
     event = await append_event(
-        upload_id_of(doc),
+        upload_id,
         EventKind.DOCUMENT_DONE,
-        document_id=str(doc.id),
+        counting=document_id,
+        document_id=str(document_id),
         document_status=Status.COMPLETED.value,
-        pages_done=pages_done,
-        page_count=count,
+        page_count=page_count,
     )
     return [event]
 
@@ -225,9 +186,9 @@ async def fail(doc: Document, code: ErrorCode, message: str) -> Events:
     event = await append_event(
         upload_id_of(doc),
         EventKind.DOCUMENT_FAILED,
+        counting=doc.id,
         document_id=str(doc.id),
         document_status=Status.FAILED.value,
-        pages_done=await document_progress(doc.id),
         page_count=doc.page_count,
         error_code=code.value,
     )
@@ -237,9 +198,7 @@ async def fail(doc: Document, code: ErrorCode, message: str) -> Events:
 async def release(document_id: UUID, owner: str) -> bool:
     """Give a document back untouched (worker shutting down): PENDING, attempt not counted."""
     async with in_transaction():
-        released = await Document.filter(
-            id=document_id, lease_owner=owner, status=Status.IN_PROGRESS
-        ).update(
+        released = await held(document_id, owner).update(
             status=Status.PENDING,
             lease_owner=None,
             lease_expires=None,

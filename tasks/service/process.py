@@ -30,14 +30,17 @@ async def process_document(
 ) -> bool:
     """Lease, convert, record and finish one document, then roll its upload up. True when a
     run ended and its outcome was recorded. `worker_id` names this process in the lease."""
-    if await control.is_paused():
+    paused, queued = await control.paused_and_document(document_id)
+    if paused:
         # Left PENDING and due: the first sweep after resuming queues it again.
         await Document.filter(id=document_id, status=Status.PENDING).update(
             lease_expires=documents.now()
         )
         logger.info("processing paused: document %s stays pending", document_id)
         return False
-    plan = await dedupe.wait_for_source(document_id, settings, kick)
+    if queued is not None and queued.status != Status.PENDING:
+        queued = None
+    plan = await dedupe.wait_for(queued, settings, kick)
     if plan.deferred:
         return False
     owner = f"{worker_id or control.new_worker_id()}:{uuid.uuid4().hex[:8]}"
@@ -55,7 +58,9 @@ async def process_document(
     await publish(upload_id, events)
     logger.info("converting upload=%s document=%s attempt=%d", upload_id, doc.id, doc.attempts)
     try:
-        finish = await _run(doc, owner, settings, identical=plan.identical)
+        # A run before this one may have recorded pages: those are not converted again.
+        resumed = bool(events[0]["pages_done"])
+        finish = await _run(doc, owner, settings, identical=plan.identical, resumed=resumed)
     except asyncio.CancelledError:
         # This worker is stopping: hand the document back without counting the attempt.
         await asyncio.shield(_give_back(document_id, owner))
@@ -104,7 +109,7 @@ async def _give_back(document_id: UUID, owner: str) -> None:
 
 
 async def _run(
-    doc: Document, owner: str, settings: Settings, *, identical: bool
+    doc: Document, owner: str, settings: Settings, *, identical: bool, resumed: bool
 ) -> ConversionOutcome | None:
     await dedupe.claim_fingerprint(doc, settings)
     if identical:  # else no identical content was there to link when it was dequeued
@@ -114,7 +119,7 @@ async def _run(
     storage = open_storage(settings)
     try:
         async with storage.workspace(documents.upload_id_of(doc), doc.id) as work:
-            return await _convert_in(work, doc, owner, settings, storage)
+            return await _convert_in(work, doc, owner, settings, storage, resumed)
     except StorageUnavailable as exc:
         # Nothing recorded is missing (pages are recorded after their put): try again later.
         logger.warning("document %s: %s", doc.id, exc)
@@ -122,7 +127,7 @@ async def _run(
 
 
 async def _convert_in(
-    work: Path, doc: Document, owner: str, settings: Settings, storage: ObjectStore
+    work: Path, doc: Document, owner: str, settings: Settings, storage: ObjectStore, resumed: bool
 ) -> ConversionOutcome | None:
     # `work` mirrors the document's keys: original.<ext>, pages/NNNN.png, document.pdf.
     upload_id = documents.upload_id_of(doc)
@@ -133,12 +138,14 @@ async def _convert_in(
     kind = await asyncio.to_thread(_kind, source)
     if kind is None:
         return _failed(ErrorCode.UNSUPPORTED_FORMAT, "not a PDF, image or office document")
-    done = [int(row["number"]) for row in await Page.filter(document_id=doc.id).values("number")]
+    done = await _recorded(doc.id) if resumed else []
     job = ConversionJob(source=source, kind=kind, pages_dir=work / "pages", done_pages=sorted(done))
     lease = DocumentLease(doc.id, upload_id, owner, settings)
 
     async def split(count: int) -> None:
         # A big PDF: this task converts the first range, every free worker the others.
+        if len(ranges.plan(count, settings)) > 1:
+            await lease.write_count()  # the ranges' pages count against it from the start
         await ranges.kick(doc.id, await ranges.split(doc.id, owner, count, settings))
 
     if kind == "pdf" and settings.range_pages > 0:
@@ -152,6 +159,12 @@ async def _convert_in(
         await storage.store_file(key, rendition)
         await keep_rendition(doc.id, upload_id, key)
     return finish
+
+
+async def _recorded(document_id: UUID) -> list[int]:
+    return [
+        int(row["number"]) for row in await Page.filter(document_id=document_id).values("number")
+    ]
 
 
 def _failed(code: ErrorCode, message: str) -> ConversionOutcome:

@@ -15,7 +15,7 @@ from settings import Settings
 from tasks import queue
 from tasks.engine.pages import PageResult
 from tasks.sandbox.runner import ConversionOutcome
-from tasks.service import documents
+from tasks.service import documents, pages
 from tasks.service.documents import ACTIVE, RANGED, Events, LeaseLost, now
 from tasks.service.enqueue import pending_grace
 
@@ -136,7 +136,7 @@ async def record_page(
         ).update(lease_expires=now() + _lease_until(settings))
         if not kept:
             raise LeaseLost(str(part.id))
-        return await documents.store_page(
+        return await pages.store_page(
             document_id, upload_id=upload_id, page_count=page_count, page=page, path=path
         )
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 from uuid import UUID
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
-from models.progress import append_event, document_progress, upload_totals
+from models.progress import append_event
+from models.returning import update_returning
 from models.upload import TERMINAL, Document, DocumentRange, ErrorCode, EventKind, Status, Upload
 from tasks import queue
 from tasks.service import enqueue, webhooks
@@ -32,28 +33,28 @@ def upload_outcome(statuses: list[Status]) -> Status | None:
 
 async def roll_up(upload_id: UUID) -> Events:
     """Finish the upload once every document is terminal; UPLOAD_DONE is appended only once."""
-    async with in_transaction():
-        # Distinct statuses only: a finishing document of a 1000-file batch must not read
-        # every sibling row.
-        statuses = await (
-            Document.filter(upload_id=upload_id).distinct().values_list("status", flat=True)
-        )
-        outcome = upload_outcome([Status(str(s)) for s in statuses])
-        if outcome is None:
-            return []
-        return await _finish_upload(upload_id, outcome)
-
-
-async def _finish_upload(upload_id: UUID, outcome: Status) -> Events:
-    # The conditional update is the guard: of concurrent roll-ups only one changes the row.
-    changed = await Upload.filter(id=upload_id, status__in=ACTIVE).update(
-        status=outcome, finished_at=now()
+    # Distinct statuses only: a finishing document of a 1000-file batch must not read every
+    # sibling row. Read outside the transaction: most roll-ups find a document still active.
+    statuses = await (
+        Document.filter(upload_id=upload_id).distinct().values_list("status", flat=True)
     )
-    if not changed:
+    outcome = upload_outcome([Status(str(s)) for s in statuses])
+    if outcome is None:
         return []
-    done, total = await upload_totals(upload_id)
-    event = await append_event(upload_id, EventKind.UPLOAD_DONE, pages_done=done, page_count=total)
-    await webhooks.plan(upload_id, outcome)
+    # A document retried since the read keeps the upload open.
+    active = Document.filter(upload_id=upload_id, status__in=ACTIVE).values("upload_id")
+    async with in_transaction():
+        return await _finish_upload(upload_id, outcome, ~Q(id__in=Subquery(active)))
+
+
+async def _finish_upload(upload_id: UUID, outcome: Status, condition: Q | None = None) -> Events:
+    # The conditional update is the guard: of concurrent roll-ups only one changes the row.
+    finished = Upload.filter(condition or Q(), id=upload_id, status__in=ACTIVE)
+    rows = await update_returning(finished.update(status=outcome, finished_at=now()), "webhook_url")
+    if not rows:
+        return []
+    event = await append_event(upload_id, EventKind.UPLOAD_DONE)
+    await webhooks.plan_to(upload_id, outcome, rows[0]["webhook_url"])
     logger.info("upload %s finished: %s", upload_id, outcome.value)
     return [event]
 
@@ -88,7 +89,7 @@ async def cancel_upload(upload_id: UUID) -> Events:
                     EventKind.DOCUMENT_FAILED,
                     document_id=str(document_id),
                     document_status=Status.CANCELLED.value,
-                    pages_done=await document_progress(document_id),
+                    counting=document_id,
                     error_code=ErrorCode.CANCELLED.value,
                 )
             )
