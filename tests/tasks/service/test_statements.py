@@ -92,10 +92,10 @@ async def converted(source: Path, settings: Settings) -> Statements:
     return seen
 
 
-# Measured when these limits were set: a small image 28 statements in 4 transactions (44 in
-# 5 before), each further PDF page 7 statements in 1 transaction (9 before).
-SMALL_IMAGE = 28
-EACH_PAGE = 7
+# Measured when these limits were set: a small image 24 statements in 4 transactions (44 in
+# 5 before), each further PDF page 6 statements in 1 transaction (9 before).
+SMALL_IMAGE = 24
+EACH_PAGE = 6
 
 
 async def test_a_small_image_document_costs_few_statements(db: str, tmp_path: Path) -> None:
