@@ -36,6 +36,15 @@ os.environ.pop("PAGEMILL_DATABASE_URL", None)
 os.environ.update(WEBHOOK_TEST_ENV)
 
 
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    """Accept pytest-rerunfailures' options from addopts when the plugin is turned off with
+    `-p no:rerunfailures`, so that the suite can run without reruns (they do nothing then)."""
+    if pluginmanager.is_blocked("rerunfailures"):
+        group = parser.getgroup("rerunfailures")
+        group.addoption("--reruns", type=int, default=0, help="ignored: no pytest-rerunfailures")
+        group.addoption("--reruns-delay", type=float, default=0, help="ignored likewise")
+
+
 def _pg_base() -> str:
     return PG_ADMIN_URL.rsplit("/", 1)[0]
 

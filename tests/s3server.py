@@ -6,7 +6,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import obstore
 from obstore.store import S3Store
 
 from tests.e2e.harness import free_port
+from tests.waiting import wait_until
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 CREDENTIALS = {
@@ -62,15 +62,20 @@ def start(log: Path) -> S3Server:
         env=env,
     )
     server = S3Server(f"http://127.0.0.1:{port}", log, process)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def answers() -> bool:
         try:
             httpx.get(f"{server.endpoint}/moto-api/", timeout=1)
-            return server
         except httpx.TransportError:
-            time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"moto_server did not start; see {log}")
+            return False
+        return True
+
+    try:
+        wait_until(answers, 30, f"moto_server to answer (its log: {log})")
+    except AssertionError:
+        server.stop()
+        raise
+    return server
 
 
 def create_bucket(endpoint: str, bucket: str) -> None:

@@ -3,7 +3,6 @@ records every request it got (headers, raw body, arrival time)."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import secrets
@@ -12,6 +11,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.waiting import eventually
 
 
 @dataclass(frozen=True)
@@ -47,13 +48,12 @@ class Receiver:
     async def wait_for(self, count: int, timeout: float) -> list[Received]:
         """Wait (without blocking the event loop) until `count` requests arrived; fails
         after `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def arrived() -> list[Received] | None:
             with self.lock:
-                if len(self.received) >= count:
-                    return list(self.received)
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"receiver got {len(self.received)} of {count} requests")
+                return list(self.received) if len(self.received) >= count else None
+
+        return await eventually(arrived, timeout, f"{count} requests", interval=0.05)
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import websockets
 
 from client.graphql import multipart_form
+from tests.waiting import eventually
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 
@@ -29,6 +32,7 @@ CREATE = (
     f" createUpload(files: $files, idempotencyKey: $key) {{ {UPLOAD_FIELDS} }} }}"
 )
 GET = f"query($id: ID!) {{ upload(id: $id) {{ {UPLOAD_FIELDS} }} }}"
+WORKERS = "{ workers { pid heartbeatAt currentDocument } }"
 
 EVENTS = """
 subscription($id: ID!, $after: Int) {
@@ -76,15 +80,24 @@ async def get_upload(graphql_url: str, upload_id: str) -> dict[str, Any] | None:
 
 async def wait_terminal(graphql_url: str, upload_id: str, timeout: float = 180) -> dict[str, Any]:
     """Poll the upload until it is terminal (COMPLETED, FAILED or CANCELLED)."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+
+    async def terminal() -> dict[str, Any] | None:
         upload = await get_upload(graphql_url, upload_id)
         assert upload is not None
-        if upload["status"] in ("COMPLETED", "FAILED", "CANCELLED"):
-            return upload
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"upload {upload_id} not terminal after {timeout}s: {upload}")
-        await asyncio.sleep(0.2)
+        return upload if upload["status"] in ("COMPLETED", "FAILED", "CANCELLED") else None
+
+    return await eventually(terminal, timeout, f"upload {upload_id} to be terminal", interval=0.2)
+
+
+async def nobody_converts(graphql_url: str, document_id: str, since: datetime) -> bool:
+    """True when every live worker process has sent a heartbeat after `since` that names
+    another document or none: nothing of `document_id` can still be under way."""
+    workers = (await execute(graphql_url, WORKERS))["workers"]
+    live = [w for w in workers if psutil.pid_exists(w["pid"])]
+    return all(
+        datetime.fromisoformat(w["heartbeatAt"]) > since and w["currentDocument"] != document_id
+        for w in live
+    )
 
 
 async def subscribe(

@@ -12,9 +12,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import httpx
+
+from tests.waiting import wait_until as wait_until  # bench/ imports it from here
 
 BIN = Path(sys.executable).parent
 PROJECT = Path(__file__).resolve().parents[2]
@@ -121,22 +122,6 @@ def healthy(url: str) -> bool:
         return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-class HasLogs(Protocol):
-    def log_tail(self) -> str: ...
-
-
-def wait_until(check: object, timeout: float, what: str, cluster: HasLogs | None = None) -> None:
-    """Poll `check()` until it is truthy; fail with the process logs after `timeout` seconds."""
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    detail = cluster.log_tail() if cluster else ""
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{detail}")
 
 
 @contextlib.contextmanager

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.e2e.harness import free_port, wait_until
+from tests.e2e.harness import free_port
+from tests.waiting import wait_until
 
 SERVER_USER = "postgres"  # PostgreSQL refuses to run as root
 

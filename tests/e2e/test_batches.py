@@ -12,6 +12,7 @@ import os
 import time
 import zipfile
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +28,14 @@ from tests.e2e.client import (
     create_upload,
     execute,
     get_upload,
+    nobody_converts,
     subscribe,
     wait_terminal,
 )
 from tests.e2e.conftest import many_page_pdf
 from tests.e2e.harness import Cluster
 from tests.fixtures.zips import explorer_zip, finder_zip, infozip_zip, sevenzip_zip, zeros_bomb
+from tests.waiting import eventually
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ async def _accept_thousand_files(cluster: Cluster, mode: str) -> None:
 
     start = time.perf_counter()
     upload_task = asyncio.create_task(post_upload(cluster, files))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # let the upload start sending before the first ping
     pings: list[tuple[float, bool]] = []
     while not upload_task.done():
         latency = await timed_ping(cluster)
@@ -379,13 +382,16 @@ async def test_cancel_stops_a_running_conversion(distributed: Cluster, tmp_path:
     busy = await _busy(_conversion_children(distributed))
 
     cancelled = await execute(distributed.graphql_url, CANCEL, {"id": created["id"]})
+    cancelled_at = datetime.now(UTC)
     assert cancelled["cancelUpload"]["status"] == "CANCELLED"
     rest = await subscribe(distributed.ws_url, created["id"], after=seen[-1]["sequence"])
 
     # The children rendering the PDF's pages are killed; idle warm children of the workers
     # stay.
     assert busy, "no conversion child was running"
-    await _wait(lambda: not any(child.is_running() for child in busy), "conversion child to exit")
+    await eventually(
+        lambda: not any(child.is_running() for child in busy), 30, "conversion child to exit"
+    )
     final = await get_upload(distributed.graphql_url, created["id"])
     assert final is not None and final["status"] == "CANCELLED"
     [doc] = final["documents"]
@@ -393,8 +399,14 @@ async def test_cancel_stops_a_running_conversion(distributed: Cluster, tmp_path:
     recorded = len(doc["pages"])
     assert recorded < 50
     assert [e["kind"] for e in rest][-2:] == ["DOCUMENT_FAILED", "UPLOAD_DONE"]
-    # Nothing is recorded after the cancel, even a little later.
-    await asyncio.sleep(1.5)
+    # Nothing is recorded after the cancel, even once every worker has moved on.
+    document_id = doc["id"]
+    await eventually(
+        lambda: nobody_converts(distributed.graphql_url, document_id, cancelled_at),
+        30,
+        "every worker to stop converting the cancelled PDF",
+        distributed,
+    )
     again = await get_upload(distributed.graphql_url, created["id"])
     assert again is not None and len(again["documents"][0]["pages"]) == recorded
 
@@ -410,7 +422,7 @@ async def _busy(children: list[psutil.Process]) -> list[psutil.Process]:
         return float(times.user + times.system + times.children_user + times.children_system)
 
     before = {child.pid: spent(child) for child in children}
-    await asyncio.sleep(0.25)
+    await asyncio.sleep(0.25)  # a sampling interval, not a wait for something
     return [child for child in children if spent(child) > before[child.pid] >= 0]
 
 
@@ -428,14 +440,6 @@ def _conversion_children(cluster: Cluster) -> list[psutil.Process]:
             continue
     # The child runs in a session of its own but stays a child of its worker process.
     return found
-
-
-async def _wait(check: Any, what: str, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 async def test_archive_holds_every_page_and_a_manifest(
@@ -491,12 +495,10 @@ async def test_archive_holds_every_page_and_a_manifest(
 
 
 async def _archive_url(cluster: Cluster, upload_id: str, timeout: float = 180) -> str:
-    # The archive is written by a task after the upload turns terminal; its URL is set once
-    # the file is complete.
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
+    """The archive's URL, set once a task queued when the upload ended has written the file."""
+
+    async def archived() -> str | None:
         upload = await get_upload(cluster.graphql_url, upload_id)
-        if upload is not None and upload["archiveUrl"]:
-            return str(upload["archiveUrl"])
-        assert asyncio.get_running_loop().time() < deadline, "no archive"
-        await asyncio.sleep(0.2)
+        return str(upload["archiveUrl"]) if upload is not None and upload["archiveUrl"] else None
+
+    return await eventually(archived, timeout, f"the archive of {upload_id}", cluster)

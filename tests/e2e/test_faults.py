@@ -15,7 +15,6 @@ import struct
 import subprocess
 import time
 import zlib
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from tests.e2e.client import EVENTS, create_upload, execute, get_upload, wait_te
 from tests.e2e.conftest import many_page_pdf
 from tests.e2e.harness import BIN, PROJECT, Cluster, kill_worker, restart_api
 from tests.fixtures.make import adam7_passes
+from tests.waiting import eventually
 
 logger = logging.getLogger(__name__)
 
@@ -47,19 +47,6 @@ async def rows(cluster: Cluster, sql: str, *args: Any) -> list[dict[str, Any]]:
         return [dict(r) for r in await conn.fetch(sql, *args)]
     finally:
         await conn.close()
-
-
-async def eventually(
-    check: Callable[[], Awaitable[Any]], timeout: float, what: str, cluster: Cluster
-) -> Any:
-    """Poll an async check until it returns something truthy; fail with logs at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}\n{cluster.log_tail()}")
 
 
 async def pages_of(cluster: Cluster, document_id: str) -> list[dict[str, Any]]:
@@ -232,7 +219,7 @@ async def test_sigkilled_worker_loses_nothing_and_the_pdf_resumes(
 
     # The conversion child ran in a session of its own: it must not outlive its worker.
     await eventually(
-        lambda: asyncio.sleep(0, result=not any(p.is_running() for p in children)),
+        lambda: not any(p.is_running() for p in children),
         10,
         "the killed worker's conversion child to exit",
         faults,
@@ -327,7 +314,9 @@ async def test_timeout_kills_the_conversion_and_the_worker_goes_on(
 async def test_duplicate_delivery_while_running_renders_nothing_twice(
     faults: Cluster, tmp_path: Path
 ) -> None:
-    pdf = many_page_pdf(tmp_path / "twelve.pdf", 12)
+    # 30 pages (below the page-range threshold) take seconds: the duplicates arrive while
+    # the first delivery still converts.
+    pdf = many_page_pdf(tmp_path / "thirty.pdf", 30)
     upload = await create_upload(faults.graphql_url, [pdf])
     doc_id = upload["documents"][0]["id"]
 
@@ -367,10 +356,10 @@ async def test_duplicate_delivery_while_running_renders_nothing_twice(
 
 async def test_redis_restart_mid_batch_loses_nothing(faults: Cluster, tmp_path: Path) -> None:
     assert faults.redis is not None
-    # PDFs long enough (about a second each, below the page-range threshold) for the batch
-    # to be seen with some documents done and others still waiting.
-    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 24) for n in range(3)]
-    upload = await create_upload(faults.graphql_url, [*pdfs, *small_images(tmp_path, 6)])
+    # Small images first, done at once; then more PDFs than workers, each long enough (a
+    # second or more, below the page-range threshold) that some wait while two convert.
+    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 24) for n in range(6)]
+    upload = await create_upload(faults.graphql_url, [*small_images(tmp_path, 2), *pdfs])
 
     async def mid_batch() -> bool:
         found = await rows(
@@ -541,7 +530,8 @@ async def test_sigterm_drain_finishes_the_running_document_then_stops(
     offset = log_size(draining, name)
     worker = draining.start_worker()
     await wait_ready(draining)
-    pdf = many_page_pdf(tmp_path / "draining.pdf", 10)
+    # Seconds of work (30 pages, one task): the SIGTERM arrives mid-document.
+    pdf = many_page_pdf(tmp_path / "draining.pdf", 30)
     upload = await create_upload(draining.graphql_url, [pdf])
     pdf_id = upload["documents"][0]["id"]
 
@@ -567,7 +557,7 @@ async def test_sigterm_drain_finishes_the_running_document_then_stops(
 
     assert code == 0
     doc = await document_row(draining, pdf_id)
-    assert (doc["status"], doc["page_count"], doc["attempts"]) == ("COMPLETED", 10, 1)
+    assert (doc["status"], doc["page_count"], doc["attempts"]) == ("COMPLETED", 30, 1)
     assert not any(p.is_running() for p in tree)
     assert conversion_processes(draining) == []
     # The draining worker took no new work: the late document waits for another worker.

@@ -29,7 +29,6 @@ from tests.e2e.test_faults import (
     assert_pages_once,
     conversion_processes,
     document_row,
-    eventually,
     pages_of,
     rows,
     small_images,
@@ -37,11 +36,13 @@ from tests.e2e.test_faults import (
     which_worker,
     worker_pids,
 )
+from tests.waiting import eventually
 
 logger = logging.getLogger(__name__)
 
 OUTAGE_SECONDS = 20.0
 MiB = 1024 * 1024
+HALF_LETTER = (306, 396)
 RETRY = "mutation($id: ID!) { retryDocument(id: $id) { id status } }"
 
 
@@ -60,6 +61,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             workers=2,
             PAGEMILL_STORAGE_DIR=str(volume / "storage"),
             PAGEMILL_STORAGE_MIN_FREE_MB="16",
+            PAGEMILL_RANGE_PAGES="0",  # one task holds a document whole: its lease is the test's
         ) as cluster:
             cluster.postgres = pg  # type: ignore[attr-defined]
             yield cluster
@@ -74,8 +76,15 @@ def storage_of(cluster: Cluster) -> Path:
     return Path(cluster.env["PAGEMILL_STORAGE_DIR"])
 
 
-def forget(cluster: Cluster, upload_id: str) -> None:
-    """Remove an upload's files, so that the small volume holds the next test's."""
+async def forget(cluster: Cluster, upload_id: str) -> None:
+    """Remove an upload's files once its archive is written (a task queued when the upload
+    ended), so that the small volume holds the next test's and nothing lands there later."""
+
+    async def archived() -> bool:
+        upload = await get_upload(cluster.graphql_url, upload_id)
+        return upload is not None and bool(upload["archiveUrl"])
+
+    await eventually(archived, 60, f"the archive of upload {upload_id}", cluster)
     shutil.rmtree(storage_of(cluster) / "uploads" / upload_id, ignore_errors=True)
 
 
@@ -118,8 +127,10 @@ async def test_postgres_down_mid_batch_answers_503_keeps_nothing_and_resumes_at_
     infra: Cluster, tmp_path: Path
 ) -> None:
     await wait_ready(infra)
-    pdfs = [many_page_pdf(tmp_path / f"outage-{n}.pdf", 8) for n in range(6)]
-    upload = await create_upload(infra.graphql_url, pdfs)
+    # A small image first, done at once; then PDFs of a second or more each, so that some
+    # wait while two convert.
+    pdfs = [many_page_pdf(tmp_path / f"outage-{n}.pdf", 12) for n in range(6)]
+    upload = await create_upload(infra.graphql_url, [*small_images(tmp_path, 1), *pdfs])
 
     async def mid_batch() -> bool:
         found = await rows(
@@ -157,6 +168,7 @@ async def test_postgres_down_mid_batch_answers_503_keeps_nothing_and_resumes_at_
     assert (rest_refused.status_code, error_code(rest_refused)) == (503, "SERVICE_UNAVAILABLE")
     assert leftovers(infra) == before  # no file without a row
 
+    # The outage lasts OUTAGE_SECONDS by design, however long the checks above took.
     await asyncio.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - stopped)))
     pg.start()
     restarted = datetime.now(UTC)
@@ -192,7 +204,8 @@ async def test_postgres_down_mid_batch_answers_503_keeps_nothing_and_resumes_at_
     assert recovery < 20, recovery
     again = await create_upload(infra.graphql_url, small_images(tmp_path, 1))
     assert (await wait_terminal(infra.graphql_url, again["id"], 60))["status"] == "COMPLETED"
-    forget(infra, upload["id"])
+    await forget(infra, upload["id"])
+    await forget(infra, again["id"])
 
 
 # A worker stopped past its lease ------------------------------------------------------
@@ -202,7 +215,9 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
     infra: Cluster, tmp_path: Path
 ) -> None:
     await wait_ready(infra)
-    pdf = many_page_pdf(tmp_path / "forty.pdf", 40)
+    # Long enough (at about 0.1 s a page) to be still under way when the worker is stopped,
+    # after its lease has passed, and after another worker has taken it over.
+    pdf = many_page_pdf(tmp_path / "eighty.pdf", 80)
     upload = await create_upload(infra.graphql_url, [pdf])
     doc_id = upload["documents"][0]["id"]
 
@@ -214,15 +229,15 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
     doc = await eventually(converting, 90, "the PDF converting", infra)
     holder = int(doc["lease_owner"].split(":")[1])
     victim = which_worker(infra, doc["lease_owner"])
-    [child] = [p for p in conversion_processes(infra) if p.ppid() == holder]
+    child = await eventually(
+        lambda: rendering_child(infra, holder), 30, "the holder's child rendering", infra
+    )
     scratch = Path(child.environ()["TMPDIR"])
     os.kill(holder, signal.SIGSTOP)
     try:
         # The child renders at most the page under way, then waits for its worker.
-        await asyncio.sleep(3)
-        cpu = sum(child.cpu_times()[:2])
-        await asyncio.sleep(2)
-        assert sum(child.cpu_times()[:2]) - cpu < 0.1, "the stopped worker's child went on"
+        await eventually(lambda: idle(child), 30, "the stopped worker's child to wait", infra)
+        cpu = cpu_seconds(child)
 
         async def taken_over() -> bool:
             row = await document_row(infra, doc_id)
@@ -230,20 +245,25 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
 
         await eventually(taken_over, 30, "another worker to take the document over", infra)
         recorded = len(await pages_of(infra, doc_id))
-        await asyncio.sleep(2)  # the new owner records pages while the old worker is stopped
+
+        async def recording() -> bool:
+            return len(await pages_of(infra, doc_id)) > recorded
+
+        await eventually(recording, 60, "the new owner to record pages", infra)
+        assert cpu_seconds(child) - cpu < 0.1, "the stopped worker's child went on"
     finally:
         os.kill(holder, signal.SIGCONT)
 
     def gone() -> bool:
         return not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
 
-    await eventually(lambda: asyncio.sleep(0, result=gone()), 5, "the old child killed", infra)
+    await eventually(gone, 30, "the old child killed", infra)
     final = await wait_terminal(infra.graphql_url, upload["id"], timeout=180)
 
     assert final["status"] == "COMPLETED", final["documents"][0]["errorMessage"]
     await assert_pages_once(infra, final)
     row = await document_row(infra, doc_id)
-    assert (row["attempts"], row["page_count"]) == (2, 40)
+    assert (row["attempts"], row["page_count"]) == (2, 80)
     document_dir = storage_of(infra) / "uploads" / upload["id"] / doc_id
     assert not list(document_dir.glob(".attempt-*"))
     assert not list((document_dir / "pages").glob("*.tmp"))
@@ -255,7 +275,39 @@ async def test_a_worker_stopped_past_its_lease_kills_its_child_and_writes_nothin
     assert not scratch.exists()  # the killed child's temporary folder
     assert victim.poll() is None and holder in worker_pids(infra, victim)
     assert recorded >= 3
-    forget(infra, upload["id"])
+    await forget(infra, upload["id"])
+
+
+def cpu_seconds(proc: psutil.Process) -> float:
+    """CPU time the process has spent so far; -1 once it is gone."""
+    try:
+        times = proc.cpu_times()
+    except psutil.Error:
+        return -1.0
+    return float(times.user + times.system)
+
+
+async def rendering_child(cluster: Cluster, worker_pid: int) -> psutil.Process | None:
+    """The one conversion child of a worker process that spends CPU (the others, if any,
+    wait warm for a job)."""
+    children = []
+    for proc in conversion_processes(cluster):
+        try:
+            if proc.ppid() == worker_pid:
+                children.append(proc)
+        except psutil.Error:
+            continue
+    before = {proc.pid: cpu_seconds(proc) for proc in children}
+    await asyncio.sleep(0.25)  # a sampling interval, not a wait for something
+    busy = [proc for proc in children if cpu_seconds(proc) > before[proc.pid] >= 0]
+    return busy[0] if len(busy) == 1 else None
+
+
+async def idle(proc: psutil.Process) -> bool:
+    """True when the process spends no CPU for half a second."""
+    before = cpu_seconds(proc)
+    await asyncio.sleep(0.5)  # a sampling interval, not a wait for something
+    return cpu_seconds(proc) - before < 0.02
 
 
 # A full storage volume ----------------------------------------------------------------
@@ -266,7 +318,9 @@ async def test_a_full_disk_is_typed_on_upload_and_in_conversion_and_not_ready(
 ) -> None:
     await wait_ready(infra)
     storage = storage_of(infra)
-    pdf = many_page_pdf(tmp_path / "thirty.pdf", 30)
+    # Small in bytes (1.2 MB) for its pages (about 0.36 MB each at 300 dpi): the upload fits
+    # in what the ballast leaves, and so do some of its pages, not all.
+    pdf = many_page_pdf(tmp_path / "thirty.pdf", 30, size=HALF_LETTER)
     ballast = fill(storage, leave_bytes=6 * MiB)
     try:
         async with httpx.AsyncClient(timeout=30) as http:

@@ -3,7 +3,6 @@ Redis and one bucket on a real S3 API (moto's server on loopback)."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import zipfile
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +17,7 @@ from tests.e2e.client import create_upload, get_upload, wait_terminal
 from tests.e2e.conftest import _base_env, _database, _prefix, many_page_pdf
 from tests.e2e.harness import Cluster, cluster_env, kill_worker
 from tests.s3server import S3Server
+from tests.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +68,13 @@ async def _download(http: httpx.AsyncClient, url: str, s3: S3Server) -> bytes:
 
 async def _with_archive(cluster: Cluster, upload_id: str) -> dict[str, Any]:
     """The terminal upload once its archive is built (a task queued when it went terminal)."""
-    upload = await wait_terminal(cluster.graphql_url, upload_id)
-    for _ in range(300):
-        if upload["archiveUrl"]:
-            return upload
-        await asyncio.sleep(0.1)
-        upload = await get_upload(cluster.graphql_url, upload_id) or upload
-    raise AssertionError(f"no archive for {upload_id}\n{cluster.log_tail()}")
+    await wait_terminal(cluster.graphql_url, upload_id)
+
+    async def archived() -> dict[str, Any] | None:
+        upload = await get_upload(cluster.graphql_url, upload_id)
+        return upload if upload is not None and upload["archiveUrl"] else None
+
+    return await eventually(archived, 30, f"the archive of {upload_id}", cluster)
 
 
 def _pages(upload: dict[str, Any]) -> list[dict[str, Any]]:
@@ -132,7 +132,8 @@ async def test_a_worker_killed_mid_document_loses_no_page(
 async def _holder_after_some_pages(cluster: Cluster, upload_id: str, document: str) -> Any:
     """The worker converting the document (the one with its work directory), once some of
     its pages are recorded."""
-    for _ in range(600):
+
+    async def holder() -> Any:
         upload = await get_upload(cluster.graphql_url, upload_id)
         assert upload is not None
         if len(_pages(upload)) >= 3:
@@ -140,5 +141,6 @@ async def _holder_after_some_pages(cluster: Cluster, upload_id: str, document: s
                 work = cluster.logs / f"worker{n}" / "tmp"
                 if proc.poll() is None and list(work.glob(f"work-{document}-*")):
                     return proc
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no worker seen converting {document}\n{cluster.log_tail()}")
+        return None
+
+    return await eventually(holder, 60, f"a worker seen converting {document}", cluster)

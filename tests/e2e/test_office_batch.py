@@ -3,12 +3,10 @@ mode, each with its warm LibreOffice: every PDF and page in the job's zip matche
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import struct
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from tests.e2e.harness import Cluster
 from tests.fixtures.office import is_landscape, letter_count, letters_zip
 from tests.gql.support import data
 from tests.gql.test_rest import TERMINAL, download, post_job
+from tests.waiting import eventually
 
 DOCUMENTS = 200
 POLL_SECONDS = 2.0
@@ -31,13 +30,11 @@ SIZES = """query($id: ID!) { upload(id: $id) { documents {
 async def _wait_job(client: httpx.AsyncClient, job_id: str, timeout: float) -> dict[str, Any]:
     # A status of 200 files is costly to build: polled every 0.1 s it would take a core
     # from the workers it waits for.
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    async def finished() -> dict[str, Any] | None:
         job: dict[str, Any] = (await client.get(f"/api/v1/jobs/{job_id}")).json()
-        if job["status"] in TERMINAL:
-            return job
-        await asyncio.sleep(POLL_SECONDS)
-    raise AssertionError(f"job {job_id} not finished after {timeout:g} s")
+        return job if job["status"] in TERMINAL else None
+
+    return await eventually(finished, timeout, f"job {job_id} to finish", interval=POLL_SECONDS)
 
 
 def _png_size(png: bytes) -> tuple[int, int]:

@@ -4,16 +4,24 @@ worker's range converted again alone, a cancel stopping every range."""
 
 from __future__ import annotations
 
-import asyncio
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
 
-from tests.e2e.client import create_upload, execute, get_upload, subscribe, wait_terminal
+from tests.e2e.client import (
+    create_upload,
+    execute,
+    get_upload,
+    nobody_converts,
+    subscribe,
+    wait_terminal,
+)
 from tests.e2e.conftest import many_page_pdf
 from tests.e2e.harness import Cluster, kill_worker
+from tests.waiting import eventually
 
 CANCEL = "mutation($id: ID!) { cancelUpload(id: $id) { id status } }"
 HALF_LETTER = (306, 396)  # pages render at 1275x1650: the test is about ranges, not pixels
@@ -82,7 +90,8 @@ async def test_big_pdf_converts_as_ranges_on_both_workers(
 async def test_killed_worker_loses_nothing_and_only_its_range_runs_again(
     distributed: Cluster, e2e_pg_url: str, tmp_path: Path
 ) -> None:
-    pdf = many_page_pdf(tmp_path / "killed.pdf", 40, size=HALF_LETTER)
+    # Letter pages (about 0.1 s each): a range stays mid-way long enough to be seen there.
+    pdf = many_page_pdf(tmp_path / "killed.pdf", 40)
     upload = await create_upload(distributed.graphql_url, [pdf])
     document_id = upload["documents"][0]["id"]
     victim = await _worker_mid_range(distributed, e2e_pg_url, document_id)
@@ -102,7 +111,8 @@ async def test_killed_worker_loses_nothing_and_only_its_range_runs_again(
 
 async def _worker_mid_range(cluster: Cluster, pg_url: str, document_id: str) -> Any:
     """The worker process converting a range (not the first) that has recorded a page."""
-    for _ in range(600):
+
+    async def mid_range() -> Any:
         recorded = set(await _pages_recorded(pg_url, document_id))
         for span in await _ranges(pg_url, document_id):
             owner = span["lease_owner"]
@@ -111,26 +121,34 @@ async def _worker_mid_range(cluster: Cluster, pg_url: str, document_id: str) -> 
             if running and pages & recorded and not pages <= recorded:
                 group = os.getpgid(int(owner.split(":")[1]))
                 return next(w for w in cluster.workers if w.pid == group)
-        await asyncio.sleep(0.05)
-    raise AssertionError("no range was seen mid-way\n" + cluster.log_tail())
+        return None
+
+    return await eventually(mid_range, 30, "a range seen mid-way", cluster, interval=0.05)
 
 
 async def test_cancel_stops_every_range(
     distributed: Cluster, e2e_pg_url: str, tmp_path: Path
 ) -> None:
-    pdf = many_page_pdf(tmp_path / "cancelled.pdf", 40, size=HALF_LETTER)
+    # Seconds of work even on two workers, so the cancel lands while ranges still run.
+    pdf = many_page_pdf(tmp_path / "cancelled.pdf", 80)
     upload = await create_upload(distributed.graphql_url, [pdf])
     document_id = upload["documents"][0]["id"]
     await subscribe(distributed.ws_url, upload["id"], after=0, stop_after=6)
 
     await execute(distributed.graphql_url, CANCEL, {"id": upload["id"]})
+    cancelled_at = datetime.now(UTC)
     final = await wait_terminal(distributed.graphql_url, upload["id"])
     recorded = await _pages_recorded(e2e_pg_url, document_id)
-    await asyncio.sleep(3)  # long enough for any range still running to record a page
+    await eventually(
+        lambda: nobody_converts(distributed.graphql_url, document_id, cancelled_at),
+        30,
+        "every worker to stop converting the cancelled ranges",
+        distributed,
+    )
 
     assert final["status"] == "CANCELLED"
     assert await _pages_recorded(e2e_pg_url, document_id) == recorded
-    assert len(recorded) < 40
+    assert len(recorded) < 80
     spans = await _ranges(e2e_pg_url, document_id)
     assert {r["status"] for r in spans} <= {"CANCELLED", "COMPLETED"}
     assert any(r["status"] == "CANCELLED" for r in spans)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 from collections.abc import Awaitable, Callable
@@ -12,6 +11,7 @@ import httpx
 from PIL import Image
 
 from client.graphql import multipart_form
+from tests.waiting import eventually
 
 PREFLIGHT = {"Apollo-Require-Preflight": "true"}
 DOCUMENT_FIELDS = """
@@ -122,15 +122,7 @@ def pdf(pages: int = 2) -> bytes:
 
 async def wait_for(probe: Callable[[], Awaitable[Any]], what: str, timeout: float = 120.0) -> Any:
     """Poll `probe` until it returns something truthy, or fail after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+    return await eventually(probe, timeout, what)
 
 
 async def wait_terminal(client: httpx.AsyncClient, upload_id: str) -> dict[str, Any]:

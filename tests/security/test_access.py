@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from tests.gql.conftest import make_app
 from tests.gql.support import GET_UPLOAD, multipart, png
 from tests.security.test_api_abuse import serving
+from tests.waiting import eventually
 
 ALICE = {"Authorization": "Bearer alice-t0ken"}
 BOB = {"Authorization": "Bearer b0b-bare-token"}  # a bare token, as before names existed
@@ -34,12 +35,12 @@ async def _gql(
 
 
 async def _finished(c: httpx.AsyncClient, upload_id: str) -> dict[str, Any]:
-    for _ in range(600):
+    async def archived() -> dict[str, Any] | None:
         found = (await _gql(c, GET_UPLOAD, ALICE, id=upload_id))["data"]["upload"]
-        if found["status"] in ("COMPLETED", "FAILED") and found["archiveUrl"]:
-            return dict(found)
-        await asyncio.sleep(0.1)
-    raise AssertionError("upload did not finish")
+        done = found["status"] in ("COMPLETED", "FAILED") and found["archiveUrl"]
+        return dict(found) if done else None
+
+    return await eventually(archived, 60, f"upload {upload_id} to finish with its archive")
 
 
 async def test_admin_operations_need_an_admin_token_when_only_api_tokens_are_set(

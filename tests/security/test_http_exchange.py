@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.harness import Cluster, cluster_env
 from tests.security.test_api_abuse import BOUNDARY, _preamble
+from tests.waiting import wait_until
 
 HEAD_BYTES = 16 * 1024
 HEAD_SECONDS = 2.0
@@ -126,19 +127,21 @@ def test_connections_past_the_bound_get_503_until_some_close(server: Cluster) ->
     try:
         for sock in held:
             sock.sendall(b"GET /healthz HTTP/1.1\r\n")  # a head that never ends
-        time.sleep(0.3)
-        assert httpx.get(f"{server.url}/healthz").status_code == 503
+        wait_until(lambda: _health(server) == 503, 10, "503 past the bound", server)
     finally:
         for sock in held:
             sock.close()
-    time.sleep(0.3)
-    assert httpx.get(f"{server.url}/healthz").status_code == 200
+    wait_until(lambda: _health(server) == 200, 10, "200 once the held connections closed", server)
+
+
+def _health(server: Cluster) -> int:
+    return httpx.get(f"{server.url}/healthz").status_code
 
 
 def test_a_client_hanging_up_mid_body_is_logged_in_one_line(server: Cluster) -> None:
     log = Path(server.logs / "api.log")
     before = log.read_text(errors="replace")
-    for _ in range(3):
+    for hung_up in range(1, 4):
         with _connect(server) as sock:
             head = [
                 b"POST /graphql HTTP/1.1",
@@ -148,7 +151,12 @@ def test_a_client_hanging_up_mid_body_is_logged_in_one_line(server: Cluster) -> 
                 b"Content-Length: 10000000",
             ]
             sock.sendall(b"\r\n".join(head) + b"\r\n\r\n" + _preamble() + b"\0" * 100_000)
-        time.sleep(0.3)
+
+        def logged(count: int = hung_up) -> bool:
+            added = log.read_text(errors="replace")[len(before) :]
+            return added.count("hung up before its request body ended") >= count
+
+        wait_until(logged, 10, f"hang-up {hung_up} logged", server)
     ok = httpx.post(server.graphql_url, json={"query": "{ ping }"})
     assert ok.json()["data"]["ping"]
     added = log.read_text(errors="replace")[len(before) :]

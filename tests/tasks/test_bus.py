@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from settings import get_settings
 from tasks import redis_bus as events_module
 from tasks.bus import RESYNC, EventBus, InProcessBus
 from tasks.redis_bus import RedisBus
+from tests.waiting import eventually
 
 DEADLINE = 10.0
 
@@ -59,19 +60,31 @@ async def client_count(admin: aioredis.Redis, name: str) -> int:
     return sum(1 for c in clients if c.get("name") == name)
 
 
-async def settled_count(admin: aioredis.Redis, name: str, expected: int) -> int:
-    """The client count once it reaches `expected`, or as it is after 5 s: a connection the
-    bus closes leaves Redis's client list a moment later."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
-    while (count := await client_count(admin, name)) != expected and loop.time() < deadline:
-        await asyncio.sleep(0.05)
-    return count
+async def settles_at(admin: aioredis.Redis, name: str, expected: int) -> None:
+    """Wait until the bus has `expected` connections: Redis lists a connection the bus opened
+    or closed a moment after the bus has moved on."""
+    await eventually(
+        lambda: _count_is(admin, name, expected), DEADLINE, f"{expected} connections named {name}"
+    )
+
+
+async def _count_is(admin: aioredis.Redis, name: str, expected: int) -> bool:
+    return await client_count(admin, name) == expected
 
 
 async def subscribers(admin: aioredis.Redis, channel: str) -> int:
     """How many Redis connections are subscribed to `channel` (PUBSUB NUMSUB)."""
     return int(dict(await admin.pubsub_numsub(channel))[channel.encode()])
+
+
+async def subscribed_by(admin: aioredis.Redis, channel: str, expected: int) -> None:
+    """Wait until `expected` connections are subscribed to `channel` (a closed connection's
+    subscription ends when Redis notices the close)."""
+
+    async def reached() -> bool:
+        return await subscribers(admin, channel) == expected
+
+    await eventually(reached, DEADLINE, f"{expected} subscribers of {channel}")
 
 
 async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: str) -> None:
@@ -84,9 +97,9 @@ async def test_redis_bus_delivers_in_order_and_releases_connections(redis_url: s
         upload_id = uuid.uuid4()
         async with bus.listen(upload_id):
             assert await subscribers(admin, bus.channel(upload_id)) == 1
-            assert await client_count(admin, bus.client_name) == baseline + 1
-        assert await subscribers(admin, bus.channel(upload_id)) == 0
-        assert await settled_count(admin, bus.client_name, baseline) == baseline
+            await settles_at(admin, bus.client_name, baseline + 1)
+        await subscribed_by(admin, bus.channel(upload_id), 0)
+        await settles_at(admin, bus.client_name, baseline)
     finally:
         await bus.close()
         await admin.aclose()
@@ -112,8 +125,8 @@ async def test_redis_listener_abandoned_mid_stream_is_cleaned_up(redis_url: str)
         consumer.cancel()
         await asyncio.gather(consumer, return_exceptions=True)
 
-        assert await subscribers(admin, bus.channel(upload_id)) == 0
-        assert await settled_count(admin, bus.client_name, baseline) == baseline
+        await subscribed_by(admin, bus.channel(upload_id), 0)
+        await settles_at(admin, bus.client_name, baseline)
     finally:
         await bus.close()
         await admin.aclose()
@@ -130,14 +143,14 @@ async def test_redis_listeners_of_one_upload_share_one_subscription(redis_url: s
         async with contextlib.AsyncExitStack() as stack:
             listeners = [await stack.enter_async_context(bus.listen(upload_id)) for _ in range(50)]
             assert await subscribers(admin, channel) == 1
-            assert await client_count(admin, bus.client_name) == baseline + 1
+            await settles_at(admin, bus.client_name, baseline + 1)
             assert bus.listener_count(upload_id) == 50
             for n in range(1, 31):
                 await bus.publish(upload_id, {"sequence": n, "kind": "PAGE_DONE"})
             for events in listeners:
                 assert [e["sequence"] for e in await take(events, 30)] == list(range(1, 31))
-        assert await subscribers(admin, channel) == 0
-        assert await settled_count(admin, bus.client_name, baseline) == baseline
+        await subscribed_by(admin, channel, 0)
+        await settles_at(admin, bus.client_name, baseline)
         assert bus.listener_count(upload_id) == 0
     finally:
         await bus.close()
@@ -153,14 +166,14 @@ async def test_redis_listeners_of_many_uploads_share_one_connection(redis_url: s
         baseline = await client_count(admin, bus.client_name)
         async with contextlib.AsyncExitStack() as stack:
             listeners = [await stack.enter_async_context(bus.listen(u)) for u in uploads]
-            assert await client_count(admin, bus.client_name) == baseline + 1
+            await settles_at(admin, bus.client_name, baseline + 1)
             async with bus.listen(uploads[0]):
                 pass  # one upload's last listener leaving keeps the others subscribed
             for index, upload_id in enumerate(uploads):
                 await bus.publish(upload_id, {"sequence": index})
             for index, events in enumerate(listeners):
                 assert [e["sequence"] for e in await take(events, 1)] == [index]
-        assert await settled_count(admin, bus.client_name, baseline) == baseline
+        await settles_at(admin, bus.client_name, baseline)
     finally:
         await bus.close()
         await admin.aclose()
@@ -194,10 +207,7 @@ async def test_redis_listeners_resync_after_the_connection_drops(redis_url: str)
             await admin.client_kill_filter(_type="pubsub", skipme=True)
             assert (await take(events, 1))[0] is RESYNC
 
-            async def resubscribed() -> bool:
-                return await subscribers(admin, bus.channel(upload_id)) == 1
-
-            await wait_until(resubscribed)
+            await subscribed_by(admin, bus.channel(upload_id), 1)
             await bus.publish(upload_id, {"sequence": 7})
             later = await take(events, 1)
             while later[0] is RESYNC:  # a second reconnect may have happened meanwhile
@@ -206,9 +216,3 @@ async def test_redis_listeners_resync_after_the_connection_drops(redis_url: str)
     finally:
         await bus.close()
         await admin.aclose()
-
-
-async def wait_until(condition: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(DEADLINE):
-        while not await condition():
-            await asyncio.sleep(0.05)

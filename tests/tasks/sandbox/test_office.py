@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,6 +33,7 @@ from tasks.sandbox.office_pool import OfficePool
 from tasks.sandbox.runner import ConversionJob, ConversionOutcome
 from tasks.service.conversion import run_job
 from tests.gql.support import wait_for
+from tests.waiting import eventually
 
 
 def _multi_section(path: Path) -> None:
@@ -418,10 +418,7 @@ def _cpu_seconds(process: psutil.Process) -> float:
 
 
 async def _wait_gone(pids: list[int], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not all(_dead(pid) for pid in pids):
-        assert time.monotonic() < deadline, f"still running: {pids}"
-        await asyncio.sleep(0.05)
+    await eventually(lambda: all(_dead(pid) for pid in pids), timeout, f"{pids} to exit")
 
 
 async def test_one_libreoffice_converts_document_after_document(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import time
 import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from tasks.sandbox.runner import (
 )
 from tasks.service import control
 from tests.gql.support import wait_for
+from tests.waiting import eventually
 
 DEADLINE = 30.0
 
@@ -93,10 +93,12 @@ def group_members(group: int) -> list[int]:
 
 
 async def wait_group_is(group: int, members: list[int]) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while (left := sorted(group_members(group))) != members:
-        assert time.monotonic() < deadline, f"processes {left} in group {group}"
-        await asyncio.sleep(0.05)
+    await eventually(
+        lambda: sorted(group_members(group)) == members,
+        DEADLINE,
+        f"group {group} to hold processes {members} (has {sorted(group_members(group))})",
+        interval=0.05,
+    )
 
 
 async def wait_group_gone(group: int) -> None:

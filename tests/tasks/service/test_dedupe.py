@@ -18,6 +18,7 @@ from tasks.service import dedupe
 from tasks.service import documents as leases
 from tasks.service.process import process_document
 from tasks.storage import LocalStorage
+from tests.waiting import eventually
 
 
 def make_pdf(path: Path, pages: int) -> Path:
@@ -90,19 +91,9 @@ async def test_later_identical_document_waits_for_the_earlier_one(db: str, tmp_p
     assert not (await dedupe.wait_for_source(first.id, settings, kicks)).deferred
     plan = await dedupe.wait_for_source(second.id, settings, kicks)
     assert (plan.deferred, plan.source) == (True, first.id)
-    await _until(lambda: bool(kicks.ids))
+    await eventually(lambda: kicks.ids, 10, "the deferred document to be queued again")
     assert kicks.ids == [second.id]
     assert (await Document.get(id=second.id)).status == Status.PENDING
-
-
-async def _until(check: Any, timeout: float = 10.0) -> None:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not check():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_duplicate_converts_once_and_links_the_pages(db: str, tmp_path: Path) -> None:
