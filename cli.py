@@ -117,7 +117,9 @@ def serve(
 
 @app.command()
 def worker(
-    processes: Annotated[int, typer.Option(help="Worker processes on this host.")] = 1,
+    processes: Annotated[
+        int, typer.Option(help="Worker processes on this host; they share its cores.")
+    ] = 1,
 ) -> None:
     """Run conversion workers fed by the Redis broker."""
     from tasks.runtime.supervisor import main

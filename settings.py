@@ -80,10 +80,14 @@ class Settings(BaseSettings):
     office_python: str = "/usr/bin/python3"  # a Python that can `import uno` (python3-uno)
     child_max_jobs: int = 100  # a warm conversion child is replaced after this many documents
     max_attempts: int = 2  # conversions killed by limits or crashes are retried this often
-    embedded_concurrency: int = 2  # conversions at once in the embedded default
-    # Messages one worker process handles at once: while one document waits for its child
-    # process (the CPU work) the others make their database and Redis round trips.
-    worker_concurrency: int = Field(default=1, ge=1)
+    embedded_concurrency: int = 2  # documents in flight at once in the embedded default
+    # Conversion children (or LibreOffice instances) one process runs at once, each a core's
+    # worth of CPU work; 0: the host's usable cores shared among `pagemill worker --processes`.
+    worker_children: int = Field(default=0, ge=0)
+    # Messages one worker process handles at once: while one document's child converts, the
+    # others make their database and Redis round trips or wait for a free conversion slot.
+    # 0: twice the process's conversion slots.
+    worker_concurrency: int = Field(default=0, ge=0)
     # A PDF of more than range_threshold pages is rendered as ranges of range_pages pages,
     # each its own queued task, so every free worker takes part (0: never split).
     range_pages: int = Field(default=16, ge=0)

@@ -25,6 +25,7 @@ from tasks.bus import close_bus
 from tasks.runtime import state as process_state
 from tasks.sandbox.office_pool import close_shared_pool
 from tasks.sandbox.pool import close_pool, get_pool, remove_orphan_scratch
+from tasks.sandbox.slots import get_slots
 from tasks.service.control import heartbeat, remove_worker
 from tasks.service.recovery import requeue_missed
 from tasks.service.sweeper import sweep
@@ -180,7 +181,8 @@ async def _recover() -> None:
 
 async def _prewarm(settings: Settings) -> None:
     try:
-        await get_pool().prewarm(settings)
+        async with get_slots(settings).hold():  # its imports are a core's work too
+            await get_pool().prewarm(settings)
     except Exception:
         logger.warning("could not start a conversion child ahead of work", exc_info=True)
 

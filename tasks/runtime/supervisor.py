@@ -13,9 +13,11 @@ from types import FrameType
 from taskiq.cli.worker.args import WorkerArgs
 from taskiq.cli.worker.run import start_listen
 
-from settings import get_settings
+from settings import Settings, get_settings
 from tasks.logs import setup_logging
 from tasks.runtime.lifecycle import SHUTDOWN_SECONDS
+from tasks.sandbox.slots import configure as configure_slots
+from tasks.sandbox.slots import slot_count
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +29,14 @@ def main(processes: int = 1) -> int:
     settings = get_settings()
     if not settings.redis_url:
         raise SystemExit("pagemill worker needs PAGEMILL_REDIS_URL (the embedded API converts)")
+    slots = slot_count(settings, processes)
     args = WorkerArgs(
         broker="tasks.runtime.tasks:broker",
         modules=["tasks.runtime.tasks"],
         workers=processes,
         log_level=settings.log_level.upper(),  # type: ignore[arg-type]
         # Nothing prefetched: a message waits in Redis for whichever process is free.
-        max_async_tasks=settings.worker_concurrency,
+        max_async_tasks=in_flight(settings, slots),
         max_prefetch=0,
         # A process leaves after this many messages; the supervisor starts a fresh one.
         max_tasks_per_child=settings.recycle_after,
@@ -41,8 +44,25 @@ def main(processes: int = 1) -> int:
         shutdown_timeout=SHUTDOWN_SECONDS,
     )
     setup_logging(settings.log_level, settings.log_json)
+    logger.info(
+        "%d worker processes, each with %d conversion slots and %d documents in flight",
+        processes, slots, args.max_async_tasks,
+    )  # fmt: skip
     budget = settings.drain_seconds + SHUTDOWN_SECONDS + 10.0
-    return Supervisor(args, processes, budget).run()
+    return Supervisor(args, processes, budget, slots).run()
+
+
+def in_flight(settings: Settings, slots: int) -> int:
+    """Documents one worker process handles at once: `worker_concurrency`, else two per
+    conversion slot (one converting while the next makes its round trips; more would hold
+    messages that an idle process on another host could take)."""
+    return settings.worker_concurrency or 2 * slots
+
+
+def _listen(args: WorkerArgs, slots: int) -> None:
+    # Runs in the new worker process, whatever the multiprocessing start method.
+    configure_slots(slots)
+    start_listen(args)
 
 
 class Supervisor:
@@ -53,10 +73,11 @@ class Supervisor:
     SIGTERM to a process that got it from its group too). This handler only sets a flag.
     """
 
-    def __init__(self, args: WorkerArgs, processes: int, budget: float) -> None:
+    def __init__(self, args: WorkerArgs, processes: int, budget: float, slots: int) -> None:
         self.args = args
         self.processes = processes
         self.budget = budget
+        self.slots = slots
         self.stopping = False
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
@@ -64,7 +85,9 @@ class Supervisor:
 
     def _spawn(self, number: int) -> multiprocessing.Process:
         child = multiprocessing.Process(
-            target=start_listen, kwargs={"args": self.args}, name=f"worker-{number}"
+            target=_listen,
+            kwargs={"args": self.args, "slots": self.slots},
+            name=f"worker-{number}",
         )
         child.start()
         logger.info("started worker-%d (pid %s)", number, child.pid)

@@ -81,8 +81,8 @@ async def deliver_webhook(delivery_id: str) -> None:
 
 @asynccontextmanager
 async def _slot(settings: Settings) -> AsyncIterator[None]:
-    # In-memory tasks bypass taskiq's receiver limit: bound them here. Workers run one
-    # message at a time per process (--max-async-tasks 1), so no bound is needed there.
+    # In-memory tasks bypass taskiq's receiver limit: bound them here. In a worker process
+    # the receiver's max_async_tasks bounds them (tasks/runtime/supervisor.py).
     if not is_embedded(broker):
         yield
         return

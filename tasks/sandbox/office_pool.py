@@ -11,10 +11,11 @@ from tasks.engine import office
 from tasks.engine.errors import ConversionError
 from tasks.sandbox.office_server import OfficeServer
 from tasks.sandbox.runner import ConversionJob
+from tasks.sandbox.slots import get_slots
 
 
 class OfficePool:
-    """One LibreOffice instance per conversion this process runs at once, started lazily."""
+    """One LibreOffice instance per conversion slot of this process, started lazily."""
 
     def __init__(self, size: int) -> None:
         self.servers = [OfficeServer(slot) for slot in range(size)]
@@ -62,5 +63,8 @@ async def rendition(job: ConversionJob, settings: Settings, pool: OfficePool) ->
         if office.is_encrypted(job.source, job.kind):
             raise ConversionError("ENCRYPTED_DOCUMENT", "The document is password-protected")
         target.parent.mkdir(parents=True, exist_ok=True)
-        await pool.to_pdf(job.source, job.kind, target, settings)
+        # LibreOffice's CPU work counts against the process's conversion slots too. The slot
+        # is taken before an instance, always in this order, so the two never deadlock.
+        async with get_slots(settings).hold():
+            await pool.to_pdf(job.source, job.kind, target, settings)
     return dataclasses.replace(job, source=target, kind="pdf")

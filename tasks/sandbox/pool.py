@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDERR_KEEP = 64 * 1024
 SCRATCH_PREFIX = "pagemill-child-"
-MAX_IDLE = 4  # per set of resources; more idle children than concurrent slots are waste
+# Per set of resources. Children in use never outnumber the process's conversion slots
+# (tasks/sandbox/slots.py), so neither do idle ones; this caps a process given many slots.
+MAX_IDLE = 4
 
 
 def resources_of(settings: Settings) -> dict[str, Any]:

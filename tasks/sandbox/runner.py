@@ -18,6 +18,7 @@ from tasks.engine.pages import PageResult
 from tasks.sandbox import attempts
 from tasks.sandbox.pool import Child, get_pool
 from tasks.sandbox.procs import exit_code, last_line
+from tasks.sandbox.slots import get_slots
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,13 @@ async def run_conversion(
 ) -> ConversionOutcome:
     """Converts in a child process, awaiting the callbacks as pages land on disk. The child
     renders into a folder of this attempt; each page moves into pages_dir only while
-    `held()` says the document is still ours, else the child is killed (LeaseExpired)."""
+    `held()` says the document is still ours, else the child is killed (LeaseExpired).
+    It first waits for one of the process's conversion slots; the timeout starts after."""
+    async with get_slots(settings).hold():
+        return await _in_child(job, settings, _Moves(job.pages_dir, held, on_count, on_page))
+
+
+async def _in_child(job: ConversionJob, settings: Settings, moves: _Moves) -> ConversionOutcome:
     pool = get_pool()
     work = attempts.open_attempt(job, settings.document_timeout)
     child = await pool.acquire(settings)
@@ -113,7 +120,7 @@ async def run_conversion(
     try:
         async with asyncio.timeout(settings.document_timeout):
             await child.send({**job_payload(replace(job, pages_dir=work), settings), "ack": True})
-            await _follow(child, progress, _Moves(job.pages_dir, held, on_count, on_page))
+            await _follow(child, progress, moves)
     except TimeoutError:
         message = f"conversion took longer than {settings.document_timeout:g} s"
         return ConversionOutcome(progress.count, "TIMEOUT", message, retriable=False)

@@ -13,13 +13,13 @@ from uuid import UUID
 
 from models.upload import Document, ErrorCode, Status
 from settings import Settings
-from tasks.broker import broker, is_embedded
 from tasks.dependencies import is_unavailable
 from tasks.engine.errors import RETRIABLE, ConversionError
 from tasks.engine.kinds import OFFICE_KINDS
 from tasks.engine.pages import PageResult
 from tasks.sandbox import office_pool
 from tasks.sandbox.runner import ConversionJob, ConversionOutcome, LeaseExpired, run_conversion
+from tasks.sandbox.slots import get_slots
 from tasks.service import documents
 from tasks.service.pages import keep_page
 from tasks.storage import ObjectStore, StorageUnavailable, keys
@@ -157,8 +157,8 @@ async def run_job(
 ) -> ConversionOutcome:
     """Converts one document; an office document first becomes its PDF rendition."""
     if job.kind in OFFICE_KINDS:
-        # One LibreOffice per conversion slot: the embedded API runs several at once.
-        slots = settings.embedded_concurrency if is_embedded(broker) else 1
+        # One LibreOffice per conversion slot, started only when that many are busy at once.
+        slots = get_slots(settings).size
         try:
             job = await office_pool.rendition(job, settings, pool or office_pool.shared_pool(slots))
         except ConversionError as exc:
