@@ -80,10 +80,12 @@ class Cluster:
         self.spawn("api", [str(BIN / "pagemill"), "serve", "--port", str(self.port)])
         wait_until(lambda: healthy(self.url), 60, "the API", self)
 
-    def start_workers(self, processes: int) -> None:
-        """`pagemill worker --processes N`; returns once N worker processes heartbeat."""
+    def start_workers(self, processes: int, env: dict[str, str] | None = None) -> str:
+        """`pagemill worker --processes N` (`env` added to the cluster's); returns its name
+        once N worker processes heartbeat."""
         name = f"worker{processes}"
-        self.spawn(name, [str(BIN / "pagemill"), "worker", "--processes", str(processes)])
+        args = [str(BIN / "pagemill"), "worker", "--processes", str(processes)]
+        self.spawn(name, args, {**self.env, **(env or {})})
         root = psutil.Process(self.procs[name].pid)
 
         def ready() -> bool:
@@ -94,6 +96,7 @@ class Cluster:
             return False
 
         wait_until(ready, 60, f"{processes} worker processes", self)
+        return name
 
     def stop(self, name: str) -> None:
         """SIGTERM a process group, SIGKILL it if it lingers."""

@@ -1,6 +1,6 @@
 """PDFs end to end through the whole service (createUpload to UPLOAD_DONE, Redis mode): the
 real and generated PDFs as one upload on two worker processes, and one long PDF on one worker
-process and on two."""
+process and on two (one conversion slot each, and the default slots)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,18 @@ from typing import Any
 
 from bench.cluster import Cluster
 from bench.inputs import Input
-from bench.throughput import run_batch
+from bench.throughput import ONE, ONE_DEFAULT, SETUPS, TWO, TWO_DEFAULT, rotation, run_batch
+from settings import Settings
+from tasks.sandbox.slots import slot_count
 
 
 async def pdf_batch(
     cluster: Cluster, pdfs: list[Input], floor_seconds: float, log: Callable[[str], None]
 ) -> dict[str, Any]:
-    """The PDFs as one upload on 2 worker processes, against the one-process floor's time
-    for the same pages."""
+    """The PDFs as one upload on 2 worker processes of one conversion slot each, against the
+    one-process floor's time for the same pages."""
     paths = [inp.path for inp in pdfs]
-    result = await run_batch(cluster, paths, 2)
+    result = await run_batch(cluster, paths, TWO)
     pages = sum(inp.pages for inp in pdfs)
     log(f"  {len(paths)} PDFs ({pages} pages), 2 worker processes: {result.seconds:.1f}s")
     return {
@@ -38,22 +40,35 @@ async def pdf_batch(
 async def long_document(
     cluster: Cluster, inp: Input, log: Callable[[str], None], rounds: int = 1
 ) -> dict[str, Any]:
-    """One long PDF with 1 worker process and with 2."""
-    seconds: dict[int, list[float]] = {1: [], 2: []}
+    """One long PDF with 1 worker process and with 2, one conversion slot each, and the same
+    with the default slots."""
+    seconds: dict[str, list[float]] = {setup.key: [] for setup in SETUPS}
     for round_no in range(rounds):
-        for processes in (1, 2) if round_no % 2 == 0 else (2, 1):
-            result = await run_batch(cluster, [Path(inp.path)], processes)
+        for setup in rotation(round_no):
+            result = await run_batch(cluster, [Path(inp.path)], setup)
             log(
-                f"  {inp.name} ({inp.pages} pages), {processes} worker process(es):"
-                f" {result.seconds:.1f}s"
+                f"  {inp.name} ({inp.pages} pages), {setup.key} ({setup.processes}"
+                f" process(es), slots {setup.children or 'default'}): {result.seconds:.1f}s"
             )
-            seconds[processes].append(result.seconds)
-    one, two = statistics.median(seconds[1]), statistics.median(seconds[2])
+            seconds[setup.key].append(result.seconds)
+    median = {key: statistics.median(values) for key, values in seconds.items()}
     return {
         "input": inp.name,
         "pages": inp.pages,
-        "one_seconds": one,
-        "two_seconds": two,
-        "ratio": two / one,
-        "method": "createUpload to UPLOAD_DONE of the one document, median of the rounds",
+        "one_seconds": median[ONE.key],
+        "two_seconds": median[TWO.key],
+        "ratio": median[TWO.key] / median[ONE.key],
+        "one_default_seconds": median[ONE_DEFAULT.key],
+        "two_default_seconds": median[TWO_DEFAULT.key],
+        "ratio_default": median[TWO_DEFAULT.key] / median[ONE_DEFAULT.key],
+        "default_slots": default_slots(),
+        "method": "createUpload to UPLOAD_DONE of the one document, median of the rounds;"
+        " one and two: each process with one conversion slot (PAGEMILL_WORKER_CHILDREN=1);"
+        " *_default: the default slots (default_slots: per process count)",
     }
+
+
+def default_slots() -> dict[str, int]:
+    """Conversion slots a stock worker process gets on this host, by `--processes`."""
+    settings = Settings(worker_children=0)
+    return {str(n): slot_count(settings, n) for n in (1, 2)}

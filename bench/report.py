@@ -93,6 +93,12 @@ def targets(results: dict[str, Any]) -> list[Target]:
     return found
 
 
+def _slots(part: dict[str, Any]) -> str:
+    """The default slots per process of a part's stock runs: "2 / 1" for 1 and 2 processes."""
+    slots = part.get("default_slots") or {}
+    return f"default ({slots.get('1', '?')} / {slots.get('2', '?')})"
+
+
 def _f(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else float("nan")
 
@@ -139,23 +145,38 @@ def markdown(results: dict[str, Any]) -> str:
     if long:
         lines += [
             "",
-            "| long PDF | pages | 1 worker s | 2 workers s | ratio |",
-            "|---|---|---|---|---|",
-            f"| {long['input']} | {long['pages']} | {_fmt(long['one_seconds'])}"
+            "| long PDF | pages | slots per process | 1 worker s | 2 workers s | ratio |",
+            "|---|---|---|---|---|---|",
+            f"| {long['input']} | {long['pages']} | 1 | {_fmt(long['one_seconds'])}"
             f" | {_fmt(long['two_seconds'])} | {_fmt(long['ratio'])} |",
         ]
+        if "one_default_seconds" in long:
+            lines.append(
+                f"| {long['input']} | {long['pages']} | {_slots(long)}"
+                f" | {_fmt(long['one_default_seconds'])} | {_fmt(long['two_default_seconds'])}"
+                f" | {_fmt(long['ratio_default'])} |"
+            )
     tp = results.get("throughput")
     if tp:
         lines += [
             "",
-            "| batch | floor docs/s | 1 worker docs/s | 2 workers docs/s | 2 vs 1 | 2 vs floor |",
-            "|---|---|---|---|---|---|",
+            "| batch | slots per process | floor docs/s | 1 worker docs/s | 2 workers docs/s"
+            " | 2 vs 1 | 2 vs floor |",
+            "|---|---|---|---|---|---|---|",
         ]
+        floor = _fmt(tp.get("floor_docs_per_second"))
         lines.append(
-            f"| {tp['documents']} small images | {_fmt(tp.get('floor_docs_per_second'))}"
+            f"| {tp['documents']} small images | 1 | {floor}"
             f" | {_fmt(tp['one']['docs_per_second'])} | {_fmt(tp['two']['docs_per_second'])}"
             f" | {_fmt(tp['scaling'])}x | {_fmt(tp.get('floor_ratio'))}x |"
         )
+        if "one_default" in tp:
+            lines.append(
+                f"| {tp['documents']} small images | {_slots(tp)} | {floor}"
+                f" | {_fmt(tp['one_default']['docs_per_second'])}"
+                f" | {_fmt(tp['two_default']['docs_per_second'])}"
+                f" | {_fmt(tp['scaling_default'])}x | {_fmt(tp.get('floor_ratio_default'))}x |"
+            )
     api = results.get("api")
     if api:
         lines += [
