@@ -69,15 +69,14 @@ _slots: Slots | None = None
 
 def configure(size: int) -> None:
     """Fix this process's slot count (a `pagemill worker` process: its share of the cores)."""
-    global _size
-    _size = size
+    global _size, _slots
+    _size, _slots = size, None
 
 
 def get_slots(settings: Settings) -> Slots:
-    """This process's slots, bound to the running event loop (as configured, else one
-    process's share: the embedded API, tests)."""
+    """This process's slots, made on first use in the running event loop: as configured,
+    else one process's share of the cores (the embedded API, tests)."""
     global _slots
-    size = _size or slot_count(settings)
-    if _slots is None or _slots.loop is not asyncio.get_running_loop() or _slots.size != size:
-        _slots = Slots(size)
+    if _slots is None or _slots.loop is not asyncio.get_running_loop():
+        _slots = Slots(_size or slot_count(settings))
     return _slots

@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
+from settings import Settings
+from tasks.runtime.supervisor import in_flight
+from tasks.sandbox.slots import slot_count
 from tests.conftest import PG_ADMIN_URL, REDIS_TEST_URL, RUN_ID, WEBHOOK_TEST_ENV
 from tests.e2e.harness import Cluster, cluster_env, private_redis
 
@@ -238,3 +241,10 @@ def many_page_pdf(path: Path, pages: int, size: tuple[int, int] = (612, 792)) ->
         images.append(page)
     images[0].save(path, save_all=True, append_images=images[1:], resolution=72.0)
     return path
+
+
+def taken_at_once(workers: int) -> int:
+    """Documents that many stock `pagemill worker` (one process each) hold at once on this
+    host: a batch needs more for some of its documents to be seen still PENDING."""
+    settings = Settings(worker_children=0, worker_concurrency=0)
+    return workers * in_flight(settings, slot_count(settings))

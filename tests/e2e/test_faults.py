@@ -26,7 +26,7 @@ import websockets
 from PIL import Image
 
 from tests.e2e.client import EVENTS, create_upload, execute, get_upload, wait_terminal
-from tests.e2e.conftest import many_page_pdf
+from tests.e2e.conftest import many_page_pdf, taken_at_once
 from tests.e2e.harness import BIN, PROJECT, Cluster, kill_worker, restart_api
 from tests.fixtures.make import adam7_passes
 from tests.waiting import eventually
@@ -356,9 +356,10 @@ async def test_duplicate_delivery_while_running_renders_nothing_twice(
 
 async def test_redis_restart_mid_batch_loses_nothing(faults: Cluster, tmp_path: Path) -> None:
     assert faults.redis is not None
-    # Small images first, done at once; then more PDFs than workers, each long enough (a
-    # second or more, below the page-range threshold) that some wait while two convert.
-    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 24) for n in range(6)]
+    # Small images first, done at once; then more PDFs than the workers take at once, each
+    # long enough (a second or more, below the page-range threshold) that some wait queued.
+    count = 3 + taken_at_once(len(faults.workers))
+    pdfs = [many_page_pdf(tmp_path / f"batch-{n}.pdf", 24) for n in range(count)]
     upload = await create_upload(faults.graphql_url, [*small_images(tmp_path, 2), *pdfs])
 
     async def mid_batch() -> bool:

@@ -25,11 +25,11 @@ from tests.e2e.test_faults import (
     assert_pages_once,
     conversion_processes,
     document_row,
-    eventually,
     pages_of,
     wait_ready,
     worker_pids,
 )
+from tests.waiting import eventually
 
 logger = logging.getLogger(__name__)
 

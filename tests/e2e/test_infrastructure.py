@@ -22,7 +22,7 @@ import pytest
 from client.graphql import multipart_form
 from tests.conftest import REDIS_TEST_URL
 from tests.e2e.client import CREATE, PREFLIGHT, create_upload, execute, get_upload, wait_terminal
-from tests.e2e.conftest import _redis_cluster, many_page_pdf
+from tests.e2e.conftest import _redis_cluster, many_page_pdf, taken_at_once
 from tests.e2e.harness import Cluster
 from tests.e2e.outages import PostgresServer, fill, private_postgres, small_filesystem
 from tests.e2e.test_faults import (
@@ -127,9 +127,10 @@ async def test_postgres_down_mid_batch_answers_503_keeps_nothing_and_resumes_at_
     infra: Cluster, tmp_path: Path
 ) -> None:
     await wait_ready(infra)
-    # A small image first, done at once; then PDFs of a second or more each, so that some
-    # wait while two convert.
-    pdfs = [many_page_pdf(tmp_path / f"outage-{n}.pdf", 12) for n in range(6)]
+    # A small image first, done at once; then more PDFs than the workers take at once, of a
+    # second or more each, so that some wait queued.
+    count = 3 + taken_at_once(len(infra.workers))
+    pdfs = [many_page_pdf(tmp_path / f"outage-{n}.pdf", 12) for n in range(count)]
     upload = await create_upload(infra.graphql_url, [*small_images(tmp_path, 1), *pdfs])
 
     async def mid_batch() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from settings import Settings
 from tasks.runtime.supervisor import in_flight
-from tasks.sandbox.slots import Slots, slot_count, usable_cores
+from tasks.sandbox.slots import Slots, configure, get_slots, slot_count, usable_cores
 
 
 def test_slots_share_the_cores_among_the_processes() -> None:
@@ -76,3 +76,13 @@ async def test_a_cancelled_waiter_takes_no_slot() -> None:
     async with asyncio.timeout(1):
         async with slots.hold():
             pass
+
+
+async def test_a_worker_process_uses_the_slots_its_supervisor_gave_it() -> None:
+    try:
+        configure(3)
+        assert get_slots(Settings(worker_children=1)).size == 3
+        configure(0)  # not configured: one process's share, from the settings
+        assert get_slots(Settings(worker_children=1)).size == 1
+    finally:
+        configure(0)  # later tests get the default slots again
