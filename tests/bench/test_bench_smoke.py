@@ -113,3 +113,45 @@ def test_report_writes_targets_and_a_table(tmp_path: Path) -> None:
     }
     assert all({"name", "value", "limit", "unit", "met"} <= set(t) for t in written["targets"])
     assert "| a0-poster.pdf | 1 | 2476x3500 |" in table
+
+
+def test_report_shows_one_slot_and_stock_worker_runs_side_by_side(tmp_path: Path) -> None:
+    rate = {"docs_per_second": 1.0}
+    results = {
+        "quick": True,
+        "finished_at": "2026-01-01 00:00 UTC",
+        "machine": {"loadavg_start": [0.1, 0.1, 0.1]},
+        "long_document": {
+            "input": "long.pdf",
+            "pages": 300,
+            "one_seconds": 10.0,
+            "two_seconds": 6.0,
+            "ratio": 0.6,
+            "one_default_seconds": 6.5,
+            "two_default_seconds": 6.25,
+            "ratio_default": 0.96,
+            "default_slots": {"1": 2, "2": 1},
+        },
+        "throughput": {
+            "documents": 4,
+            "floor_docs_per_second": 1.0,
+            "one": rate,
+            "two": {"docs_per_second": 1.9},
+            "scaling": 1.9,
+            "floor_ratio": 1.9,
+            "one_default": {"docs_per_second": 1.8},
+            "two_default": {"docs_per_second": 1.9},
+            "scaling_default": 1.06,
+            "floor_ratio_default": 1.9,
+            "default_slots": {"1": 2, "2": 1},
+        },
+    }
+    table = report.write(results, tmp_path / "results.json")
+    assert "| long.pdf | 300 | 1 | 10.00 | 6.00 | 0.60 |" in table
+    assert "| long.pdf | 300 | default (2 / 1) | 6.50 | 6.25 | 0.96 |" in table
+    assert "| 4 small images | 1 | 1.00 | 1.00 | 1.90 | 1.90x | 1.90x |" in table
+    assert "| 4 small images | default (2 / 1) | 1.00 | 1.80 | 1.90 | 1.06x | 1.90x |" in table
+    met = {
+        t["name"]: t["met"] for t in json.loads((tmp_path / "results.json").read_text())["targets"]
+    }
+    assert met["images, 2 workers vs 1"] is True  # the targets compare the one-slot runs
