@@ -1,5 +1,6 @@
-"""The private names pagemill borrows from its libraries (gql/internals.py, tasks/broker.py)
-are still there: an upgrade that moves one fails here, by name, not in production."""
+"""The private names pagemill borrows from its libraries (gql/internals.py, tasks/broker.py,
+models/returning.py) are still there: an upgrade that moves one fails here, by name, not in
+production."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.types.info import Info
 from taskiq_redis import RedisStreamBroker
+from tortoise.models import Model
+from tortoise.queryset import UpdateQuery
 
 from gql.internals import WRITTEN_AGAINST, core_schema
 from gql.schema import schema
 from gql.view import GraphQLView
+from models.upload import Page
 
 
 def test_graphql_core_is_the_minor_version_the_executor_was_written_for() -> None:
@@ -44,6 +48,9 @@ def test_strawberry_info_still_wraps_graphql_core_resolve_info() -> None:
         (BaseGraphQLTransportWSHandler, "run_operation"),
         (RedisStreamBroker, "_ack_generator"),
         (RedisStreamBroker, "_declare_consumer_group"),
+        (UpdateQuery, "_choose_db_if_not_chosen"),
+        (UpdateQuery, "_make_query"),
+        (Model, "_init_from_db"),
     ],
 )
 def test_overridden_private_methods_still_exist(owner: type, name: str) -> None:
@@ -58,3 +65,7 @@ def test_the_websocket_adapter_still_keeps_the_starlette_websocket_as_ws() -> No
         "strawberry's ASGIWebSocketAdapter no longer keeps the WebSocket as .ws"
     )
     assert issubclass(GraphQLView, GraphQL)
+
+
+def test_tortoise_models_still_track_whether_they_are_saved() -> None:
+    assert Page()._saved_in_db is False, "tortoise Model._saved_in_db moved"
