@@ -75,14 +75,11 @@ class Plan:
     source: UUID | None = None
 
 
-async def wait_for_source(document_id: UUID, settings: Settings, kick: Kick) -> Plan:
-    """Defer a PENDING document while an identical earlier one converts."""
-    doc = await Document.get_or_none(id=document_id, status=Status.PENDING)
-    return await wait_for(doc, settings, kick)
-
-
-async def wait_for(doc: Document | None, settings: Settings, kick: Kick) -> Plan:
-    """wait_for_source of a document already read: None when it is not PENDING."""
+async def wait_for_source(doc: Document | None, settings: Settings, kick: Kick) -> Plan:
+    """Defer a PENDING document (as just read; None: there is none) while an identical earlier
+    one converts."""
+    if doc is not None and doc.status != Status.PENDING:
+        doc = None
     if doc is None or doc.settings_fingerprint is None or not doc.sha256:
         return Plan(deferred=False, identical=doc is not None)
     since = documents.now() - timedelta(seconds=settings.dedupe_window)

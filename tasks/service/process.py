@@ -38,9 +38,7 @@ async def process_document(
         )
         logger.info("processing paused: document %s stays pending", document_id)
         return False
-    if queued is not None and queued.status != Status.PENDING:
-        queued = None
-    plan = await dedupe.wait_for(queued, settings, kick)
+    plan = await dedupe.wait_for_source(queued, settings, kick)
     if plan.deferred:
         return False
     owner = f"{worker_id or control.new_worker_id()}:{uuid.uuid4().hex[:8]}"

@@ -54,7 +54,7 @@ async def _finish_upload(upload_id: UUID, outcome: Status, condition: Q | None =
     if not rows:
         return []
     event = await append_event(upload_id, EventKind.UPLOAD_DONE)
-    await webhooks.plan_to(upload_id, outcome, rows[0]["webhook_url"])
+    await webhooks.plan(upload_id, outcome, rows[0]["webhook_url"])
     logger.info("upload %s finished: %s", upload_id, outcome.value)
     return [event]
 

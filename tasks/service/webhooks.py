@@ -60,14 +60,9 @@ async def subscriber(url: str | None, public_base: str, settings: Settings) -> S
     return Subscriber(url=url, public_base=public_base)
 
 
-async def plan(upload_id: UUID, outcome: Status) -> None:
-    """Plan the message of an upload that just became terminal (inside its transaction)."""
-    urls = await Upload.filter(id=upload_id).values_list("webhook_url", flat=True)
-    await plan_to(upload_id, outcome, str(urls[0]) if urls and urls[0] else None)
-
-
-async def plan_to(upload_id: UUID, outcome: Status, url: str | None) -> None:
-    """Like plan, with the upload's webhook URL already read (None: it has none)."""
+async def plan(upload_id: UUID, outcome: Status, url: str | None) -> None:
+    """Plan the message of an upload that just became terminal (inside its transaction), to
+    its webhook URL (None: it has none)."""
     if not url:
         return
     await WebhookDelivery.create(

@@ -61,6 +61,11 @@ class Kicks:
         self.ids += ids
 
 
+async def _plan(document_id: UUID, settings: Settings, kicks: Kicks) -> dedupe.Plan:
+    """What dedupe says of the document as a worker dequeuing it now reads it."""
+    return await dedupe.wait_for_source(await Document.get_or_none(id=document_id), settings, kicks)
+
+
 async def kinds(doc: Document) -> list[str]:
     events = await events_after(leases.upload_id_of(doc), 0)
     return [e["kind"] for e in events if e["document_id"] == str(doc.id)]
@@ -88,8 +93,8 @@ async def test_later_identical_document_waits_for_the_earlier_one(db: str, tmp_p
     second = await stored_document(pdf, settings)
     kicks = Kicks()
 
-    assert not (await dedupe.wait_for_source(first.id, settings, kicks)).deferred
-    plan = await dedupe.wait_for_source(second.id, settings, kicks)
+    assert not (await _plan(first.id, settings, kicks)).deferred
+    plan = await _plan(second.id, settings, kicks)
     assert (plan.deferred, plan.source) == (True, first.id)
     await eventually(lambda: kicks.ids, 10, "the deferred document to be queued again")
     assert kicks.ids == [second.id]
@@ -105,7 +110,7 @@ async def test_duplicate_converts_once_and_links_the_pages(db: str, tmp_path: Pa
     kicks = Kicks()
 
     # The duplicate comes first while the source is still queued: it waits, untouched.
-    assert (await dedupe.wait_for_source(duplicate.id, settings, kicks)).deferred
+    assert (await _plan(duplicate.id, settings, kicks)).deferred
     await process_document(source.id, settings)
     await process_document(duplicate.id, settings)
 
@@ -159,7 +164,7 @@ async def test_documents_without_fingerprint_are_never_deduplicated(
     source = await stored_document(pdf, settings)
     await process_document(source.id, settings)
     legacy = await stored_document(pdf, settings, settings_fingerprint=None)
-    assert not (await dedupe.wait_for_source(legacy.id, settings, Kicks())).deferred
+    assert not (await _plan(legacy.id, settings, Kicks())).deferred
     assert await dedupe.completed_source(legacy, settings) is None
 
 
@@ -183,11 +188,11 @@ async def test_once_one_copy_is_done_the_others_stop_waiting(db: str, tmp_path: 
     pdf = make_pdf(tmp_path / "three.pdf", 1)
     source, second, third = [await stored_document(pdf, settings) for _ in range(3)]
     kicks = Kicks()
-    assert (await dedupe.wait_for_source(third.id, settings, kicks)).deferred
+    assert (await _plan(third.id, settings, kicks)).deferred
     await process_document(source.id, settings)
 
     # The second copy is still queued, yet the third need not wait for it.
-    plan = await dedupe.wait_for_source(third.id, settings, kicks)
+    plan = await _plan(third.id, settings, kicks)
     assert (plan.deferred, plan.identical) == (False, True)
     await process_document(third.id, settings)
     await process_document(second.id, settings)

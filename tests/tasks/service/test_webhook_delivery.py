@@ -19,7 +19,7 @@ LATER = timedelta(seconds=webhooks.FIRST_ATTEMPT_GRACE + 1)
 
 async def planned(url: str = "http://127.0.0.1:9/hook") -> WebhookDelivery:
     upload = await Upload.create(id=uuid.uuid4(), webhook_url=url, status=Status.COMPLETED)
-    await webhooks.plan(upload.id, Status.COMPLETED)
+    await webhooks.plan(upload.id, Status.COMPLETED, url)
     return await WebhookDelivery.get(upload_id=upload.id)
 
 
@@ -51,10 +51,10 @@ async def test_an_attempt_whose_worker_died_is_due_again_when_its_claim_lapses(d
 
 async def test_each_terminal_state_plans_one_message(db: str) -> None:
     upload = await Upload.create(id=uuid.uuid4(), webhook_url="http://127.0.0.1:9/hook")
-    await webhooks.plan(upload.id, Status.FAILED)
-    await webhooks.plan(upload.id, Status.COMPLETED)
+    await webhooks.plan(upload.id, Status.FAILED, upload.webhook_url)
+    await webhooks.plan(upload.id, Status.COMPLETED, upload.webhook_url)
     quiet = await Upload.create(id=uuid.uuid4())
-    await webhooks.plan(quiet.id, Status.COMPLETED)
+    await webhooks.plan(quiet.id, Status.COMPLETED, quiet.webhook_url)
 
     rows = await WebhookDelivery.filter(upload_id=upload.id).order_by("created_at")
 
