@@ -5,10 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from models.events import EVENT_FIELDS, append_event, dialect_key
+from models.events import dialect_key
 from models.upload import Event, EventKind, Page, Upload
-
-__all__ = ["EVENT_FIELDS", "append_event", "events_after", "head", "position", "snapshot"]
 
 
 def _dialect_sql(queries: dict[str, str], upload_id: UUID) -> tuple[Any, str | None, Any]:

@@ -12,7 +12,8 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models.changes import touch_documents, touch_upload
-from models.progress import append_event, document_progress
+from models.events import append_event
+from models.progress import document_progress
 from models.returning import as_uuid, update_returning, update_returning_row
 from models.upload import Document, ErrorCode, EventKind, Status
 from settings import Settings

@@ -15,7 +15,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models.progress import append_event
+from models.events import append_event
 from models.upload import Document, EventKind, Status, Upload
 from settings import Settings
 from tasks.engine.errors import without_paths

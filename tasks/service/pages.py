@@ -7,7 +7,7 @@ from uuid import UUID
 from tortoise.transactions import in_transaction
 
 from models.changes import touch_upload
-from models.progress import append_event
+from models.events import append_event
 from models.returning import insert_page
 from models.upload import Document, EventKind, Page, Status
 from settings import Settings

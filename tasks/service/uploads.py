@@ -8,7 +8,7 @@ from uuid import UUID
 from tortoise.expressions import F, Q, Subquery
 from tortoise.transactions import in_transaction
 
-from models.progress import append_event
+from models.events import append_event
 from models.returning import update_returning
 from models.upload import TERMINAL, Document, DocumentRange, ErrorCode, EventKind, Status, Upload
 from tasks import queue

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from tortoise.transactions import in_transaction
 
-from models.progress import append_event
+from models.events import append_event
 from models.upload import Document, EventKind, Status, Upload, WebhookDelivery
 from settings import get_settings
 from tasks.sandbox.runner import ConversionOutcome

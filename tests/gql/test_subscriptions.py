@@ -299,7 +299,7 @@ async def test_configured_origins_may_open_websockets(app: Any) -> None:
 async def _append(upload_id: uuid.UUID) -> dict[str, Any]:
     from tortoise.transactions import in_transaction
 
-    from models.progress import append_event
+    from models.events import append_event
     from models.upload import EventKind
 
     async with in_transaction():

@@ -7,7 +7,8 @@ import uuid
 
 from tortoise.transactions import in_transaction
 
-from models.progress import append_event, events_after, snapshot
+from models.events import append_event
+from models.progress import events_after, snapshot
 from models.upload import Document, EventKind, Page, Status, Upload
 
 
